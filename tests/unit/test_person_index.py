@@ -1,0 +1,51 @@
+"""The person index's Lua logic on fakeredis: joining, union of persons, replays."""
+
+import fakeredis
+import pytest
+
+from pipeline.models import Card
+from workers.keys import Keys
+from workers.person_index import PersonIndex
+
+
+@pytest.fixture()
+def index() -> PersonIndex:
+    return PersonIndex(fakeredis.FakeRedis(decode_responses=True), Keys("t"))
+
+
+def card(card_id: str, **values: str) -> Card:
+    base = {"last_name": "山田", "first_name": "太郎", "company_name": "サンプル商事", "owner_id": "U1"}
+    base.update(values)
+    return Card(card_id=card_id, **base)
+
+
+def test_cards_of_one_person_join_one_person_key(index):
+    results = index.join([card("1", email="t@x.jp"), card("2", email="T@X.JP", company_name="別会社")], "i1")
+    assert results[0].person_key == results[1].person_key
+
+
+def test_a_card_linking_two_persons_merges_them_and_the_older_key_survives(index):
+    a = index.join([card("1", email="a@x.jp", last_name="佐藤")], "i1")[0]
+    b = index.join([card("2", email="b@x.jp")], "i1")[0]
+    assert a.person_key != b.person_key
+    link = index.join([card("3", email="a@x.jp")], "i1")[0]  # email of A, name+company of B
+    assert link.person_key == a.person_key
+    assert link.merged_away == (b.person_key,)
+    loaded = index.load([a.person_key, b.person_key])
+    assert list(loaded) == [a.person_key]
+    assert loaded[a.person_key].person.card_ids == ("1", "2", "3")
+    assert index.resolve(b.person_key) == a.person_key
+
+
+def test_replaying_a_card_changes_nothing(index):
+    first = index.join([card("1", email="a@x.jp")], "i1")[0]
+    again = index.join([card("1", email="a@x.jp")], "i1")[0]
+    assert again.person_key == first.person_key
+    assert not again.changed and again.version == first.version
+
+
+def test_person_count_counts_live_persons(index):
+    index.join([card("1", email="a@x.jp", last_name="A"), card("2", email="b@x.jp", last_name="B")], "i1")
+    assert index.person_count(["1", "2"]) == 2
+    index.join([card("3", email="a@x.jp", last_name="B")], "i1")  # email of A, name+company of B
+    assert index.person_count(["1", "2", "3"]) == 1

@@ -1,0 +1,74 @@
+"""Existing Accounts by normalized company key, read in full from Salesforce and kept in Redis."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+import structlog
+
+from pipeline.normalize import normalize_company
+from workers.keys import Keys
+from workers.salesforce import SalesforceGateway
+
+log = structlog.get_logger(__name__)
+
+ACCOUNT_SOQL = "SELECT Id, Name FROM Account ORDER BY CreatedDate, Id"
+
+
+class AccountIndex:
+    """company key -> Account Id. Keys that several Accounts share keep the oldest and are flagged."""
+
+    def __init__(
+        self, client: redis.Redis, keys: Keys, gateway: SalesforceGateway, *, refresh_s: int
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._gateway = gateway
+        self._refresh_s = refresh_s
+
+    def ensure_fresh(self) -> None:
+        meta = self._keys.account_index_meta()
+        loaded_at = self._redis.hget(meta, "loaded_at")
+        if loaded_at is not None and time.time() - float(loaded_at) < self._refresh_s:
+            return
+        with self._redis.lock(meta + ":lock", timeout=300, blocking_timeout=120):
+            loaded_at = self._redis.hget(meta, "loaded_at")
+            if loaded_at is not None and time.time() - float(loaded_at) < self._refresh_s:
+                return
+            self._load()
+
+    def _load(self) -> None:
+        index: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        count = 0
+        for record in self._gateway.query_all(ACCOUNT_SOQL):
+            count += 1
+            key = normalize_company(record.get("Name") or "").key
+            if not key:
+                continue
+            if key in index:
+                ambiguous.add(key)
+            else:
+                index[key] = record["Id"]
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._keys.account_index())
+        if index:
+            pipe.hset(self._keys.account_index(), mapping=index)
+        pipe.hset(
+            self._keys.account_index_meta(),
+            mapping={"loaded_at": time.time(), "accounts": count, "ambiguous": len(ambiguous)},
+        )
+        pipe.execute()
+        log.info("account_index_loaded", accounts=count, keys=len(index), ambiguous=len(ambiguous))
+
+    def lookup(self, company_keys: list[str]) -> dict[str, str]:
+        keys = [k for k in dict.fromkeys(company_keys) if k]
+        if not keys:
+            return {}
+        ids = self._redis.hmget(self._keys.account_index(), keys)
+        return {k: i for k, i in zip(keys, ids, strict=True) if i}
+
+    def claim(self, company_key: str, person_key: str) -> bool:
+        """True for the first person to need a new Account for this company: it asks for it."""
+        return bool(self._redis.hsetnx(self._keys.account_claims(), company_key, person_key))

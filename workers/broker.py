@@ -1,0 +1,52 @@
+"""The dramatiq broker on Redis, with the middleware that binds log context to each message."""
+
+from __future__ import annotations
+
+import dramatiq
+import structlog
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage, Middleware
+
+from config.logging import configure_logging
+from config.settings import get_settings
+from workers.redis_client import redis_url
+
+QUEUES: tuple[str, ...] = ("card_ingest", "card_merge", "card_map", "card_write")
+
+
+class LogContext(Middleware):
+    """Binds import_id, stage and message_id to every log line written while a message runs."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        structlog.contextvars.clear_contextvars()
+        import_id = message.kwargs.get("import_id") if message.kwargs else None
+        structlog.contextvars.bind_contextvars(
+            stage=message.queue_name.removesuffix(".DQ"),
+            message_id=message.message_id,
+            import_id=import_id,
+        )
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,
+        *,
+        result: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    after_skip_message = after_process_message
+
+
+def build_broker() -> RedisBroker:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    broker = RedisBroker(url=redis_url(settings), heartbeat_timeout=settings.worker.heartbeat_timeout_ms)
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(LogContext())
+    return broker
+
+
+broker = build_broker()
+dramatiq.set_broker(broker)

@@ -1,0 +1,69 @@
+"""Stream a card file into the card_ingest queue in chunks, and account for every row read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.csv_source import CardFile
+from pipeline.models import Reject
+from workers.import_tracker import new_import_id
+from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStarted:
+    import_id: str
+    source: str
+    rows: int
+    chunks: int
+    encoding: str
+    initial_mapping: bool
+
+
+def import_file(
+    rt: Runtime, path: Path, *, chunk_size: int | None = None, source_name: str | None = None
+) -> ImportStarted:
+    """Read the file once, sending raw rows to card_ingest; bad headers or encoding raise first."""
+    from workers.actors import card_ingest
+
+    card_file = CardFile(path, source_name=source_name)
+    size = chunk_size or rt.settings.pipeline.chunk_size
+    import_id = new_import_id()
+    rt.tracker.start(import_id, card_file.source)
+    initial = rt.owners.begin_import(import_id)
+    log.info("import_started", import_id=import_id, file=str(path), encoding=card_file.encoding)
+    rows = chunks = 0
+    chunk: list[list[Any]] = []
+    rejects: list[Reject] = []
+
+    def send() -> None:
+        nonlocal chunks
+        # Count rows read before sending, so `read` is never behind the stages downstream.
+        rt.tracker.add_read(import_id, len(chunk))
+        card_ingest.send(import_id=import_id, source=card_file.source, rows=list(chunk))
+        chunk.clear()
+        chunks += 1
+
+    for item in card_file.rows():
+        rows += 1
+        if isinstance(item, Reject):
+            rejects.append(item)
+            rt.tracker.add_read(import_id, 1)
+        else:
+            chunk.append([item[0], item[1]])
+            if len(chunk) >= size:
+                send()
+    if chunk:
+        send()
+    rt.tracker.add_rejects(import_id, rejects)
+    rt.tracker.finish_reading(
+        import_id, encoding=card_file.encoding, unknown_headers=list(card_file.unknown_headers)
+    )
+    log.info("import_read", import_id=import_id, rows=rows, chunks=chunks)
+    return ImportStarted(import_id, card_file.source, rows, chunks, card_file.encoding, initial)

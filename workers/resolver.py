@@ -1,0 +1,110 @@
+"""Mapping resolution for a set of persons: owner, Account, and the records that represent them."""
+
+from __future__ import annotations
+
+from workers.person_index import LoadedPerson
+from workers.runtime import Runtime
+from workers.writer_buffer import BufferedRecord
+
+from pipeline.models import SyncRecord
+from pipeline.normalize import normalize_company
+from pipeline.owners import OwnerDecision, SansanOwner, resolve_owner
+from pipeline.records import AccountLink, account_external_id, account_record, contact_record
+
+# A merged-away person never changes again: its marker outranks any version it had.
+FINAL_VERSION = 2**62
+
+
+def owner_of(loaded: LoadedPerson) -> SansanOwner:
+    p = loaded.person
+    return SansanOwner(user_id=p.owner_id, email=p.owner_email, name=p.owner_name)
+
+
+def resolve_records(rt: Runtime, persons: list[LoadedPerson], import_id: str) -> list[BufferedRecord]:
+    """Owner and Account for each person, then the Account (if new) and Contact records to write."""
+    if not persons:
+        return []
+    sf = rt.settings.salesforce
+    directory = rt.directory.get()
+    overrides = rt.owners.overrides()
+    owners = {lp.person.person_key: owner_of(lp) for lp in persons}
+    initial = rt.owners.in_initial_mapping(list(owners.values()), import_id)
+    decisions: dict[str, tuple[SansanOwner, OwnerDecision]] = {}
+
+    rt.accounts.ensure_fresh()
+    company_keys = {lp.person.person_key: normalize_company(lp.person.get("company_name")).key for lp in persons}
+    existing = rt.accounts.lookup(list(company_keys.values()))
+    ours = {key: account_external_id(key) for key in company_keys.values() if key and key not in existing}
+    created = rt.ledger.salesforce_ids("Account", list(ours.values()))
+
+    out: list[BufferedRecord] = []
+    for lp in persons:
+        person = lp.person
+        owner = owners[person.person_key]
+        decision = resolve_owner(
+            owner,
+            directory,
+            overrides,
+            in_initial_mapping=initial.get(owner.key, False),
+            auto_map_new_users=rt.settings.pipeline.auto_map_new_users,
+        )
+        if owner.key:
+            decisions[owner.key] = (owner, decision)
+        key = company_keys[person.person_key]
+        link: AccountLink | None = None
+        if key in existing:
+            link = AccountLink(key, account_id=existing[key])
+        elif key:
+            ext = ours[key]
+            link = AccountLink(key, account_id=created.get(ext, ""), external_id=ext)
+            if not link.account_id and rt.accounts.claim(key, person.person_key):
+                out.append(
+                    BufferedRecord(
+                        account_record(
+                            person,
+                            rt.field_mapping,
+                            account=link,
+                            external_id_field=sf.account_external_id_field,
+                            import_ids=lp.import_ids,
+                        ),
+                        0,
+                    )
+                )
+        out.append(
+            BufferedRecord(
+                contact_record(
+                    person,
+                    rt.field_mapping,
+                    external_id_field=sf.contact_external_id_field,
+                    owner_id=decision.user_id,
+                    account=link,
+                    account_external_id_field=sf.account_external_id_field,
+                    import_ids=lp.import_ids,
+                ),
+                lp.version,
+            )
+        )
+    rt.owners.record_seen(decisions)
+    return out
+
+
+def merged_away_records(rt: Runtime, merged_into: dict[str, str]) -> list[BufferedRecord]:
+    """Persons that became part of another: drop what waits for them, mark what was written."""
+    if not merged_into:
+        return []
+    sf = rt.settings.salesforce
+    rt.buffer.discard("Contact", list(merged_into))
+    written = rt.ledger.salesforce_ids("Contact", list(merged_into))
+    return [
+        BufferedRecord(
+            SyncRecord(
+                sobject="Contact",
+                external_id_field=sf.contact_external_id_field,
+                external_id=gone,
+                payload={sf.merged_into_field: rt.persons.resolve(merged_into[gone])},
+                person_key=gone,
+            ),
+            FINAL_VERSION,
+        )
+        for gone in written
+    ]

@@ -1,0 +1,109 @@
+"""The per-process wiring of settings, Redis stores and the Salesforce gateway, built once, lazily."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+import requests
+
+from config.field_mapping import FieldMapping, load_field_mapping
+from config.settings import Settings, get_settings
+from workers.account_index import AccountIndex
+from workers.batch_writer import BatchWriter
+from workers.import_tracker import ImportTracker
+from workers.keys import Keys
+from workers.owner_mapping import OwnerMappingStore
+from workers.person_index import PersonIndex
+from workers.redis_client import get_redis
+from workers.salesforce import SalesforceGateway
+from workers.sync_ledger import SyncLedger
+from workers.user_directory import DirectoryCache
+from workers.writer_buffer import WriterBuffer
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return get_redis(self.settings)
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.namespace)
+
+    @cached_property
+    def field_mapping(self) -> FieldMapping:
+        return load_field_mapping(self.settings.pipeline.field_mapping_file)
+
+    @cached_property
+    def persons(self) -> PersonIndex:
+        return PersonIndex(self.redis, self.keys)
+
+    @cached_property
+    def tracker(self) -> ImportTracker:
+        return ImportTracker(self.redis, self.keys)
+
+    @cached_property
+    def owners(self) -> OwnerMappingStore:
+        return OwnerMappingStore(self.redis, self.keys)
+
+    @cached_property
+    def ledger(self) -> SyncLedger:
+        return SyncLedger(self.redis, self.keys)
+
+    @cached_property
+    def buffer(self) -> WriterBuffer:
+        p = self.settings.pipeline
+        return WriterBuffer(self.redis, self.keys, batch_size=p.batch_size, linger_ms=p.linger_ms)
+
+    @cached_property
+    def gateway(self) -> SalesforceGateway:
+        return SalesforceGateway(self.settings.salesforce, self._count_api_call)
+
+    @cached_property
+    def directory(self) -> DirectoryCache:
+        sf = self.settings.salesforce
+        return DirectoryCache(
+            self.redis,
+            self.keys,
+            self.gateway,
+            refresh_s=sf.directory_refresh_s,
+            default_owner_username=sf.default_owner_username,
+        )
+
+    @cached_property
+    def accounts(self) -> AccountIndex:
+        return AccountIndex(
+            self.redis, self.keys, self.gateway, refresh_s=self.settings.salesforce.directory_refresh_s
+        )
+
+    @cached_property
+    def writer(self) -> BatchWriter:
+        return BatchWriter(self.redis, self.keys, self.buffer, self.ledger, self.tracker, self.gateway)
+
+    def _count_api_call(self, response: requests.Response) -> None:
+        # The OAuth token endpoint does not count against the org's daily API limit; keep it apart.
+        field = "auth_calls" if "/services/oauth2/" in response.url else "api_calls"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(self.keys.stats(), field, 1)
+        usage = response.headers.get("Sforce-Limit-Info")
+        if usage:
+            pipe.hset(self.keys.stats(), "api_usage", usage)
+        pipe.execute()
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(get_settings())
+        return _runtime

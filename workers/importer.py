@@ -56,7 +56,7 @@ def import_file(
             rejects.append(item)
             rt.tracker.add_read(import_id, 1)
         else:
-            chunk.append([item[0], item[1]])
+            chunk.append([item.line, item.values])
             if len(chunk) >= size:
                 send()
     if chunk:

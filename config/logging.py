@@ -58,6 +58,17 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
+MAX_EVENT_CHARS = 1000
+
+
+def truncate_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """dramatiq logs whole messages (200 cards) on failure; keep a line readable."""
+    event = event_dict.get("event")
+    if isinstance(event, str) and len(event) > MAX_EVENT_CHARS:
+        event_dict["event"] = event[:MAX_EVENT_CHARS] + f"... ({len(event)} chars)"
+    return event_dict
+
+
 def configure_logging(fmt: LogFormat | str = LogFormat.AUTO, level: str = "INFO") -> None:
     """Set up structlog and route stdlib logging (dramatiq's) through the same renderer."""
     fmt = LogFormat(fmt)
@@ -84,7 +95,13 @@ def configure_logging(fmt: LogFormat | str = LogFormat.AUTO, level: str = "INFO"
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[*shared[:3], structlog.stdlib.ExtraAdder(), redact_secrets],
+            foreign_pre_chain=[
+                *shared[:3],
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.format_exc_info,
+                truncate_event,
+                redact_secrets,
+            ],
         )
     )
     root = logging.getLogger()

@@ -11,7 +11,7 @@ from config.logging import configure_logging
 from config.settings import get_settings
 from workers.redis_client import redis_url
 
-QUEUES: tuple[str, ...] = ("card_ingest", "card_merge", "card_map", "card_write")
+from workers.queues import QUEUES  # noqa: E402,F401  (re-exported)
 
 
 class LogContext(Middleware):

@@ -137,7 +137,7 @@ def status(
 ) -> None:
     """Queue depth per stage (ready, in flight, delayed, dead), writer backlog, workers, imports."""
     rt = _runtime()
-    from workers.broker import QUEUES
+    from workers.queues import QUEUES
     from workers.status import read_status, render_status
 
     while True:
@@ -191,7 +191,7 @@ def worker(
 ) -> None:
     """Run pipeline workers (wraps `dramatiq workers.actors`) until SIGTERM or Ctrl-C."""
     settings = _settings()
-    from workers.broker import QUEUES
+    from workers.queues import QUEUES
 
     unknown = sorted(set(queues or ()) - set(QUEUES))
     if unknown:

@@ -19,7 +19,7 @@ from typing import IO, Any
 import structlog
 
 from config.settings import Settings, load_settings
-from workers.broker import QUEUES
+from workers.queues import QUEUES
 from workers.local_redis import start_local_redis
 from workers.status import read_status
 

@@ -65,7 +65,7 @@ class LocalRedis:
         """Stop and start again on the same port and directory (its append-only file survives)."""
         self.stop()
         self.process = _spawn(self.port, self.directory, appendonly=True)
-        _wait_ready(self.url, self.process)
+        _wait_ready(self.url, self.process, self.directory)
 
 
 def _spawn(port: int, directory: Path, *, appendonly: bool) -> subprocess.Popen[bytes]:
@@ -77,17 +77,21 @@ def _spawn(port: int, directory: Path, *, appendonly: bool) -> subprocess.Popen[
         "--appendonly", "yes" if appendonly else "no",
         "--dir", str(directory),
         "--protected-mode", "yes",
+        "--logfile", str(directory / "redis.log"),
     ]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], directory: Path, timeout_s: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     client = redis.Redis.from_url(url)
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"redis-server exited at start: {err.strip()[:500]}")
+            log_file = directory / "redis.log"
+            tail = log_file.read_text(errors="replace")[-500:] if log_file.exists() else ""
+            raise RuntimeError(f"redis-server exited at start: {tail.strip()}")
         try:
             if client.ping():
                 return
@@ -98,8 +102,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 
 def start_local_redis(*, appendonly: bool = True, directory: Path | None = None) -> LocalRedis:
     directory = directory or Path(tempfile.mkdtemp(prefix="cardsync-redis-"))
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = _spawn(port, directory, appendonly=appendonly)
     url = f"redis://127.0.0.1:{port}/0"
-    _wait_ready(url, process)
+    _wait_ready(url, process, directory)
     return LocalRedis(url=url, port=port, directory=directory, process=process)

@@ -39,6 +39,8 @@ class TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout_s)
+        # requests lets REQUESTS_CA_BUNDLE override session.verify; a CA we were given must win.
+        kwargs.setdefault("verify", self.verify)
         response = super().request(method, url, *args, **kwargs)
         if self._on_response is not None:
             self._on_response(response)

@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+COPY --from=ghcr.io/astral-sh/uv:latest /uv /usr/local/bin/uv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+COPY config ./config
+COPY pipeline ./pipeline
+COPY workers ./workers
+COPY emulators ./emulators
+RUN uv sync --frozen --no-dev && ln -s /app/.venv/bin/cardsync /usr/local/bin/cardsync
+ENV PATH="/app/.venv/bin:$PATH"
+CMD ["cardsync", "worker"]

@@ -1,0 +1,72 @@
+"""Run the real pipeline for a test: worker processes, a real Redis, the emulator over HTTPS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from simple_salesforce import Salesforce
+
+from config.settings import SalesforceSettings, load_settings
+from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from workers.queues import QUEUES
+from workers.demo import start_workers, stop_workers
+from workers.runtime import Runtime
+from workers.salesforce import build_session
+from workers.status import Status, read_status
+
+
+def pipeline_env(redis_url: str, emulator: Any, **extra: str) -> dict[str, str]:
+    return {
+        "CARDSYNC_REDIS_URL": redis_url,
+        "CARDSYNC_SALESFORCE__LOGIN_URL": emulator.url,
+        "CARDSYNC_SALESFORCE__AUTH_FLOW": "client_credentials",
+        "CARDSYNC_SALESFORCE__CLIENT_ID": DEMO_CLIENT_ID,
+        "CARDSYNC_SALESFORCE__CLIENT_SECRET": DEMO_CLIENT_SECRET,
+        "CARDSYNC_SALESFORCE__CA_BUNDLE": str(emulator.ca_file),
+        "CARDSYNC_PIPELINE__LINGER_MS": "300",
+        "CARDSYNC_LOG_FORMAT": "json",
+        **extra,
+    }
+
+
+def runtime_for(env: dict[str, str]) -> Runtime:
+    os.environ.update(env)
+    return Runtime(load_settings())
+
+
+@contextlib.contextmanager
+def running_workers(env: dict[str, str], log_path: Path, processes: int = 2, threads: int = 4) -> Iterator[Any]:
+    with log_path.open("ab") as log_file:
+        process = start_workers({**os.environ, **env}, processes, threads, log_file)
+        try:
+            yield process
+        finally:
+            stop_workers(process)
+
+
+def wait_drained(rt: Runtime, import_id: str, workers: Any, timeout_s: float = 300) -> Status:
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    while time.monotonic() < deadline:
+        assert workers.poll() is None, "worker processes died; see the worker log"
+        status = read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000, import_ids=[import_id])
+        quiet = quiet + 1 if status.drained else 0
+        if quiet >= 2:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"pipeline did not drain in {timeout_s}s: {status.to_dict()}")
+
+
+def salesforce_client(emulator: Any) -> Salesforce:
+    session = build_session(SalesforceSettings(timeout_s=30, ca_bundle=emulator.ca_file))
+    token = session.post(
+        f"{emulator.url}/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+        timeout=10,
+    ).json()
+    return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session)

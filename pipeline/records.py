@@ -96,3 +96,16 @@ def account_record(
         card_ids=(),
         import_ids=import_ids,
     )
+
+
+def merged_marker_record(
+    *, external_id_field: str, external_id: str, survivor: str, merged_into_field: str
+) -> SyncRecord:
+    """The update that marks a written person as merged into another: never two live Contacts."""
+    return SyncRecord(
+        sobject="Contact",
+        external_id_field=external_id_field,
+        external_id=external_id,
+        payload={merged_into_field: survivor},
+        person_key=external_id,
+    )

@@ -69,6 +69,14 @@ class AccountIndex:
         ids = self._redis.hmget(self._keys.account_index(), keys)
         return {k: i for k, i in zip(keys, ids, strict=True) if i}
 
-    def claim(self, company_key: str, person_key: str) -> bool:
-        """True for the first person to need a new Account for this company: it asks for it."""
-        return bool(self._redis.hsetnx(self._keys.account_claims(), company_key, person_key))
+    def claim(self, company_key: str, record_json: str) -> str:
+        """The Account record to write for a new company: the first asker's, for everyone.
+
+        Each person that needs the Account puts the same record, so a Contact never reaches the
+        buffer before its Account; identical records coalesce there and cost one write.
+        """
+        claims = self._keys.account_claims()
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hsetnx(claims, company_key, record_json)
+        pipe.hget(claims, company_key)
+        return str(pipe.execute()[1])

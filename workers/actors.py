@@ -7,12 +7,11 @@ from typing import Any
 import dramatiq
 import structlog
 
-from workers.broker import broker  # noqa: F401  (sets the global broker before actors are declared)
-from workers.runtime import get_runtime
-
 from pipeline.models import Card, Reject
 from pipeline.validation import validate_row
+from workers.broker import broker  # noqa: F401  (sets the global broker before actors are declared)
 from workers.resolver import merged_away_records, resolve_records
+from workers.runtime import get_runtime
 from workers.writer_buffer import BufferedRecord
 
 log = structlog.get_logger(__name__)

@@ -12,11 +12,12 @@ import redis
 import structlog
 
 from pipeline.models import SyncRecord
+from pipeline.records import merged_marker_record
 from workers.import_tracker import ImportTracker
 from workers.keys import Keys
 from workers.salesforce import SalesforceGateway
 from workers.sync_ledger import SyncLedger, payload_hash
-from workers.writer_buffer import Blocked, BufferedRecord, WriterBuffer
+from workers.writer_buffer import MERGED_MARKER_VERSION, Blocked, BufferedRecord, WriterBuffer
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,8 @@ class BatchWriter:
         ledger: SyncLedger,
         tracker: ImportTracker,
         gateway: SalesforceGateway,
+        *,
+        merged_into_field: str = "Sansan_Merged_Into__c",
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -54,6 +57,7 @@ class BatchWriter:
         self._ledger = ledger
         self._tracker = tracker
         self._gateway = gateway
+        self._merged_into_field = merged_into_field
 
     def flush_due(self) -> FlushReport:
         """Write every full batch, and partial ones whose oldest record has lingered long enough."""
@@ -78,8 +82,42 @@ class BatchWriter:
             d.pending + d.inflight for d in (self.buffer.depth(s) for s in FLUSH_ORDER)
         )
 
+    def _merged_away(self, batch: list[BufferedRecord]) -> dict[str, str]:
+        """person key -> survivor, for live person records whose person was merged into another."""
+        keys = [b.record.person_key for b in batch if b.version < MERGED_MARKER_VERSION]
+        keys = [k for k in keys if k]
+        if not keys:
+            return {}
+        aliases = self._redis.hmget(self._keys.person_alias(), keys)
+        return {k: a for k, a in zip(keys, aliases, strict=True) if a}
+
+    def _marker(self, record: SyncRecord, survivor: str) -> BufferedRecord:
+        return BufferedRecord(
+            merged_marker_record(
+                external_id_field=record.external_id_field,
+                external_id=record.external_id,
+                survivor=survivor,
+                merged_into_field=self._merged_into_field,
+            ),
+            MERGED_MARKER_VERSION,
+        )
+
     def _write(self, sobject: str, batch: list[BufferedRecord], report: FlushReport) -> None:
         entries = self._ledger.get(sobject, [b.record.external_id for b in batch])
+        if sobject == "Contact":
+            # A person merged away while its record travelled here is never written live:
+            # marked if Salesforce has it already, dropped (its cards live on in the survivor) if not.
+            gone = self._merged_away(batch)
+            if gone:
+                batch = [
+                    self._marker(b.record, gone[b.record.person_key])
+                    if b.record.person_key in gone and b.record.external_id in entries
+                    else b
+                    for b in batch
+                    if b.record.person_key not in gone or b.record.external_id in entries
+                ]
+                dropped = {k for k in gone if k not in entries}
+                self.buffer.ack(sobject, sorted(dropped))
         to_send: list[BufferedRecord] = []
         unchanged: list[BufferedRecord] = []
         for item in batch:
@@ -110,6 +148,13 @@ class BatchWriter:
             )
         self._apply_results(sobject, to_send, results, unchanged, report)
         self.buffer.ack(sobject, [b.record.external_id for b in batch])
+        if sobject == "Contact":
+            # Merged after the check above but before the ledger knew the record: mark it now.
+            # (A merge after this check sees the ledger entry and marks it itself.)
+            written = [b for b, r in zip(to_send, results, strict=True) if r.get("success")]
+            late = self._merged_away(written)
+            if late:
+                self.buffer.put([self._marker(b.record, late[b.record.person_key]) for b in written if b.record.person_key in late])
 
     def _apply_results(
         self,

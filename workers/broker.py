@@ -9,9 +9,8 @@ from dramatiq.middleware import CurrentMessage, Middleware
 
 from config.logging import configure_logging
 from config.settings import get_settings
+from workers.queues import QUEUES  # noqa: F401  (re-exported)
 from workers.redis_client import redis_url
-
-from workers.queues import QUEUES  # noqa: E402,F401  (re-exported)
 
 
 class LogContext(Middleware):

@@ -19,8 +19,8 @@ from typing import IO, Any
 import structlog
 
 from config.settings import Settings, load_settings
-from workers.queues import QUEUES
 from workers.local_redis import start_local_redis
+from workers.queues import QUEUES
 from workers.status import read_status
 
 log = structlog.get_logger(__name__)

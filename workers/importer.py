@@ -46,7 +46,9 @@ def import_file(
         nonlocal chunks
         # Count rows read before sending, so `read` is never behind the stages downstream.
         rt.tracker.add_read(import_id, len(chunk))
-        card_ingest.send(import_id=import_id, source=card_file.source, rows=list(chunk))
+        rt.broker.enqueue(
+            card_ingest.message(import_id=import_id, source=card_file.source, rows=list(chunk))
+        )
         chunk.clear()
         chunks += 1
 

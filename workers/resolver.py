@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from workers.person_index import LoadedPerson
-from workers.runtime import Runtime
-from workers.writer_buffer import BufferedRecord
+import json
 
 from pipeline.models import SyncRecord
 from pipeline.normalize import normalize_company
 from pipeline.owners import OwnerDecision, SansanOwner, resolve_owner
-from pipeline.records import AccountLink, account_external_id, account_record, contact_record
-
-# A merged-away person never changes again: its marker outranks any version it had.
-FINAL_VERSION = 2**62
+from pipeline.records import (
+    AccountLink,
+    account_external_id,
+    account_record,
+    contact_record,
+    merged_marker_record,
+)
+from workers.person_index import LoadedPerson
+from workers.runtime import Runtime
+from workers.writer_buffer import MERGED_MARKER_VERSION, BufferedRecord
 
 
 def owner_of(loaded: LoadedPerson) -> SansanOwner:
@@ -57,19 +61,15 @@ def resolve_records(rt: Runtime, persons: list[LoadedPerson], import_id: str) ->
         elif key:
             ext = ours[key]
             link = AccountLink(key, account_id=created.get(ext, ""), external_id=ext)
-            if not link.account_id and rt.accounts.claim(key, person.person_key):
-                out.append(
-                    BufferedRecord(
-                        account_record(
-                            person,
-                            rt.field_mapping,
-                            account=link,
-                            external_id_field=sf.account_external_id_field,
-                            import_ids=lp.import_ids,
-                        ),
-                        0,
-                    )
+            if not link.account_id:
+                mine = account_record(
+                    person,
+                    rt.field_mapping,
+                    account=link,
+                    external_id_field=sf.account_external_id_field,
                 )
+                claimed = rt.accounts.claim(key, json.dumps(mine.to_dict(), ensure_ascii=False))
+                out.append(BufferedRecord(SyncRecord.from_dict(json.loads(claimed)), 0))
         out.append(
             BufferedRecord(
                 contact_record(
@@ -97,14 +97,13 @@ def merged_away_records(rt: Runtime, merged_into: dict[str, str]) -> list[Buffer
     written = rt.ledger.salesforce_ids("Contact", list(merged_into))
     return [
         BufferedRecord(
-            SyncRecord(
-                sobject="Contact",
+            merged_marker_record(
                 external_id_field=sf.contact_external_id_field,
                 external_id=gone,
-                payload={sf.merged_into_field: rt.persons.resolve(merged_into[gone])},
-                person_key=gone,
+                survivor=rt.persons.resolve(merged_into[gone]),
+                merged_into_field=sf.merged_into_field,
             ),
-            FINAL_VERSION,
+            MERGED_MARKER_VERSION,
         )
         for gone in written
     ]

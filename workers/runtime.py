@@ -8,6 +8,7 @@ from functools import cached_property
 
 import redis
 import requests
+from dramatiq.brokers.redis import RedisBroker
 
 from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
@@ -17,8 +18,9 @@ from workers.import_tracker import ImportTracker
 from workers.keys import Keys
 from workers.owner_mapping import OwnerMappingStore
 from workers.person_index import PersonIndex
-from workers.redis_client import get_redis
+from workers.redis_client import get_redis, redis_url
 from workers.salesforce import SalesforceGateway
+from workers.status import SENDER_PREFIX
 from workers.sync_ledger import SyncLedger
 from workers.user_directory import DirectoryCache
 from workers.writer_buffer import WriterBuffer
@@ -31,6 +33,16 @@ class Runtime:
     @cached_property
     def redis(self) -> redis.Redis:
         return get_redis(self.settings)
+
+    @cached_property
+    def broker(self) -> RedisBroker:
+        """A broker on this runtime's Redis, for senders outside the workers (the importer)."""
+        broker = RedisBroker(
+            url=redis_url(self.settings), heartbeat_timeout=self.settings.worker.heartbeat_timeout_ms
+        )
+        # Every broker call writes a heartbeat; mark ours so `status` does not count it as a worker.
+        broker.broker_id = SENDER_PREFIX + broker.broker_id
+        return broker
 
     @cached_property
     def keys(self) -> Keys:
@@ -84,7 +96,15 @@ class Runtime:
 
     @cached_property
     def writer(self) -> BatchWriter:
-        return BatchWriter(self.redis, self.keys, self.buffer, self.ledger, self.tracker, self.gateway)
+        return BatchWriter(
+            self.redis,
+            self.keys,
+            self.buffer,
+            self.ledger,
+            self.tracker,
+            self.gateway,
+            merged_into_field=self.settings.salesforce.merged_into_field,
+        )
 
     def _count_api_call(self, response: requests.Response) -> None:
         # The OAuth token endpoint does not count against the org's daily API limit; keep it apart.

@@ -13,6 +13,8 @@ from workers.import_tracker import ImportCounts, ImportTracker
 from workers.keys import Keys
 
 DRAMATIQ_NAMESPACE = "dramatiq"
+# Brokers that only send (the importer) mark their heartbeats with this prefix.
+SENDER_PREFIX = "sender-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,10 @@ def queue_depths(
 def workers_alive(
     client: redis.Redis, *, heartbeat_timeout_ms: int, namespace: str = DRAMATIQ_NAMESPACE
 ) -> int:
-    """Worker processes whose broker sent a heartbeat within the timeout."""
+    """Worker processes whose broker sent a heartbeat within the timeout (senders excluded)."""
     now_ms = int(time.time() * 1000)
-    return int(client.zcount(f"{namespace}:__heartbeats__", now_ms - heartbeat_timeout_ms, "+inf"))
+    recent = client.zrangebyscore(f"{namespace}:__heartbeats__", now_ms - heartbeat_timeout_ms, "+inf")
+    return sum(1 for worker_id in recent if not worker_id.startswith(SENDER_PREFIX))
 
 
 def read_status(

@@ -30,7 +30,7 @@ for i = 2, #ARGV, 3 do
     keep = current_ver <= ver
   end
   if keep then
-    redis.call('HSET', pending, ext, ver .. '|' .. body)
+    redis.call('HSET', pending, ext, ARGV[i + 1] .. '|' .. body)
     redis.call('ZADD', since, 'NX', now, ext)
     stored = stored + 1
   end
@@ -87,6 +87,11 @@ for i = 3, #ARGV do
 end
 return released
 """
+
+
+# A merged-away person never changes again: its marker outranks any version it had.
+# (Below 2**53, so Redis's Lua numbers compare it exactly.)
+MERGED_MARKER_VERSION = 10**12
 
 
 @dataclass(frozen=True, slots=True)

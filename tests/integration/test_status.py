@@ -60,7 +60,10 @@ def test_each_queue_number_matches_a_known_state(broker, redis_client):
 
 def test_workers_alive_counts_recent_heartbeats_only(redis_client):
     now_ms = int(time.time() * 1000)
-    redis_client.zadd("dramatiq:__heartbeats__", {"w-live-1": now_ms, "w-live-2": now_ms - 5_000, "w-dead": now_ms - 120_000})
+    redis_client.zadd(
+        "dramatiq:__heartbeats__",
+        {"w-live-1": now_ms, "w-live-2": now_ms - 5_000, "w-dead": now_ms - 120_000, "sender-x": now_ms},
+    )
     assert workers_alive(redis_client, heartbeat_timeout_ms=60_000) == 2
 
 

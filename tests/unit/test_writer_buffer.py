@@ -64,3 +64,8 @@ def test_a_record_in_flight_is_not_popped_twice(buffer):
     assert buffer.pop("Contact", now_ms=9000) == []
     buffer.ack("Contact", [first[0].record.external_id])
     assert [b.version for b in buffer.pop("Contact", now_ms=9000)] == [2]
+
+
+def test_large_versions_survive_the_round_trip(buffer):
+    buffer.put([rec("a", 10**12)], now_ms=0)
+    assert [b.version for b in buffer.pop("Contact", now_ms=10_000)] == [10**12]

@@ -9,10 +9,17 @@ from pathlib import Path
 
 from pipeline.models import PERSON_FIELDS
 
-DERIVED_VALUES: tuple[str, ...] = ("street_with_building", "company_display", "exchange_date", "card_ids")
+DERIVED_VALUES: tuple[str, ...] = (
+    "street_with_building",
+    "company_display",
+    "exchange_date",
+    "card_ids",
+)
 KNOWN_VALUES = frozenset(PERSON_FIELDS) | frozenset(DERIVED_VALUES)
 # Fields cardsync sets itself; a mapping that names them would fight the owner and Account rules.
 RESERVED_FIELDS = frozenset({"Id", "OwnerId", "AccountId", "Account", "Owner"})
+# Salesforce field names are case-insensitive: `ownerid` sets OwnerId all the same.
+_RESERVED_KEYS = frozenset(name.casefold() for name in RESERVED_FIELDS)
 
 
 class FieldMappingError(ValueError):
@@ -38,11 +45,11 @@ def parse_field_mapping(text: str, *, source: str = "<string>") -> FieldMapping:
     problems: list[str] = []
     for sobject, table in data.items():
         if not isinstance(table, dict):
-            problems.append(f"[{sobject}] must be a table of Field = \"value\"")
+            problems.append(f'[{sobject}] must be a table of Field = "value"')
             continue
         pairs = []
         for sf_field, value in table.items():
-            if sf_field in RESERVED_FIELDS:
+            if sf_field.casefold() in _RESERVED_KEYS:
                 problems.append(f"{sobject}.{sf_field}: set by cardsync itself, remove it")
             elif not isinstance(value, str) or value not in KNOWN_VALUES:
                 problems.append(

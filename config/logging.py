@@ -1,4 +1,4 @@
-"""structlog configured once: console on a TTY, JSON otherwise, secrets redacted from every event."""
+"""structlog configured once: console on a TTY, JSON otherwise, secrets redacted everywhere."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ _SECRET_TEXT = (
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=!-]+", re.IGNORECASE), r"\1" + REDACTED),
     (
         re.compile(
-            r"((?:password|client_secret|access_token|refresh_token|api_key|assertion)=)[^&\s'\"]+",
+            # Any key naming a secret: password=, client_secret=, access_token=, session_id=...
+            r"((?:password|passwd|secret|token|api[_-]?key|session[_-]?id|assertion)=)[^&\s'\"]+",
             re.IGNORECASE,
         ),
         r"\1" + REDACTED,
@@ -51,7 +52,9 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
-def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: no token, password or key reaches a log line."""
     for key in list(event_dict):
         event_dict[key] = _redact_value(key, event_dict[key])
@@ -61,7 +64,9 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
 MAX_EVENT_CHARS = 1000
 
 
-def truncate_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def truncate_event(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """dramatiq logs whole messages (200 cards) on failure; keep a line readable."""
     event = event_dict.get("event")
     if isinstance(event, str) and len(event) > MAX_EVENT_CHARS:
@@ -99,8 +104,10 @@ def configure_logging(fmt: LogFormat | str = LogFormat.AUTO, level: str = "INFO"
                 *shared[:3],
                 structlog.stdlib.ExtraAdder(),
                 structlog.processors.format_exc_info,
-                truncate_event,
+                # Redact first: a cut could drop the end of a secret (the @ of redis://:pw@host)
+                # that the patterns need to recognise it.
                 redact_secrets,
+                truncate_event,
             ],
         )
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_FIELD_MAPPING = Path(__file__).with_name("field_mapping.toml")
 
@@ -32,15 +34,23 @@ class SalesforceSettings(BaseModel):
         description="Login host, e.g. https://login.salesforce.com, https://test.salesforce.com, "
         "a My Domain URL or the emulator's URL. Unset: the demo starts the local emulator.",
     )
-    auth_flow: AuthFlow = Field(default=AuthFlow.PASSWORD, description="password, client_credentials or jwt.")
-    username: str | None = Field(default=None, description="Integration user's username (password, jwt).")
+    auth_flow: AuthFlow = Field(
+        default=AuthFlow.PASSWORD, description="password, client_credentials or jwt."
+    )
+    username: str | None = Field(
+        default=None, description="Integration user's username (password, jwt)."
+    )
     password: SecretStr | None = Field(default=None, description="Password (password flow).")
     security_token: SecretStr | None = Field(
         default=None, description="Security token appended to the password (password flow)."
     )
     client_id: str | None = Field(default=None, description="Connected app consumer key.")
-    client_secret: SecretStr | None = Field(default=None, description="Connected app consumer secret.")
-    private_key_file: Path | None = Field(default=None, description="PEM key for the JWT bearer flow.")
+    client_secret: SecretStr | None = Field(
+        default=None, description="Connected app consumer secret."
+    )
+    private_key_file: Path | None = Field(
+        default=None, description="PEM key for the JWT bearer flow."
+    )
     api_version: str = Field(default="62.0", description="REST API version.")
     timeout_s: float = Field(default=30.0, gt=0, description="Timeout of every HTTP call, seconds.")
     ca_bundle: Path | None = Field(
@@ -82,14 +92,17 @@ class PipelineSettings(BaseModel):
         default=200, ge=1, le=200, description="Records per sObject Collections call (max 200)."
     )
     linger_ms: int = Field(
-        default=2000, ge=0, description="Oldest pending record waits at most this long before a flush."
+        default=2000,
+        ge=0,
+        description="Oldest pending record waits at most this long before a flush.",
     )
     auto_map_new_users: bool = Field(
         default=False,
         description="Map Sansan users first seen after the initial mapping by username match too.",
     )
     field_mapping_file: Path = Field(
-        default=DEFAULT_FIELD_MAPPING, description="Which person field goes to which Salesforce field."
+        default=DEFAULT_FIELD_MAPPING,
+        description="Which person field goes to which Salesforce field.",
     )
 
 
@@ -97,7 +110,9 @@ class WorkerSettings(BaseModel):
     processes: int = Field(default=2, ge=1, description="Worker processes for `cardsync worker`.")
     threads: int = Field(default=4, ge=1, description="Threads per worker process.")
     heartbeat_timeout_ms: int = Field(
-        default=60_000, ge=1000, description="A worker silent this long is dead; its messages return."
+        default=60_000,
+        ge=1000,
+        description="A worker silent this long is dead; its messages return.",
     )
     max_retries: int = Field(default=10, ge=0, description="Retries of a failed message.")
 
@@ -114,7 +129,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL; unset: the demo starts a local redis-server."
     )
-    log_format: LogFormat = Field(default=LogFormat.AUTO, description="auto (console on a TTY), console, json.")
+    log_format: LogFormat = Field(
+        default=LogFormat.AUTO, description="auto (console on a TTY), console, json."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR.")
     namespace: str = Field(default="cardsync", description="Prefix of cardsync's Redis keys.")
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
@@ -140,7 +157,9 @@ class Settings(BaseSettings):
             AuthFlow.CLIENT_CREDENTIALS: ("client_id", "client_secret"),
             AuthFlow.JWT: ("username", "client_id", "private_key_file"),
         }[sf.auth_flow]
-        missing = [f"CARDSYNC_SALESFORCE__{name.upper()}" for name in needed if getattr(sf, name) is None]
+        missing = [
+            f"CARDSYNC_SALESFORCE__{name.upper()}" for name in needed if getattr(sf, name) is None
+        ]
         if missing:
             raise ValueError(f"auth_flow {sf.auth_flow.value} needs {', '.join(missing)}")
         return self
@@ -159,12 +178,23 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
+def describe_source_error(error: SourceError) -> str:
+    # pydantic-settings fails before validation when a section set as one variable
+    # (CARDSYNC_SALESFORCE='{...}') is not valid JSON; it names the field, never the value.
+    match = re.search(r'field "([^"]+)"', str(error))
+    variable = "CARDSYNC_" + match.group(1).upper() if match else "configuration"
+    reason = "cannot parse the value (a whole section must be a JSON object)"
+    return f"invalid configuration:\n  {variable}: {reason}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings once, turning pydantic's error into one that names the variables."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
+    except SourceError as error:
+        raise SettingsError(describe_source_error(error)) from None
 
 
 @lru_cache(maxsize=1)

@@ -66,6 +66,8 @@ def run_salesforce(
     page_size: int = 2000,
     daily_api_limit: int = 1_000_000,
     log_requests: bool = False,
+    host: str = "127.0.0.1",
+    public_host: str | None = None,
     stop: threading.Event | None = None,
     echo: Callable[[str], None] = typer.echo,
 ) -> None:
@@ -80,6 +82,8 @@ def run_salesforce(
         page_size=page_size,
         daily_api_limit=daily_api_limit,
         log_requests=log_requests,
+        host=host,
+        public_host=public_host,
     )
     previous: dict[signal.Signals, object] = {}
 
@@ -135,6 +139,13 @@ def salesforce(
         int, typer.Option(min=0, help="Data API calls allowed before REQUEST_LIMIT_EXCEEDED.")
     ] = 1_000_000,
     log_requests: Annotated[bool, typer.Option(help="Log every request on stderr.")] = False,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 inside a container).")
+    ] = "127.0.0.1",
+    public_host: Annotated[
+        str | None,
+        typer.Option(help="Name clients use to reach it (URLs, certificate); default 127.0.0.1."),
+    ] = None,
 ) -> None:
     """Run a local Salesforce REST API emulator (HTTPS, SQLite-backed) until Ctrl-C."""
     try:
@@ -147,6 +158,8 @@ def salesforce(
             page_size=page_size,
             daily_api_limit=daily_api_limit,
             log_requests=log_requests,
+            host=host,
+            public_host=public_host,
         )
     except OSError as error:
         typer.echo(f"Cannot start the Salesforce emulator on port {port}: {error}", err=True)

@@ -1,4 +1,4 @@
-"""Name-merge (名寄せ) rules: which keys make two cards one person, and which card's values survive."""
+"""Name-merge (名寄せ) rules: which keys make two cards one person, which values survive."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The domain's plain data: a card as read, a reject, a person after name-merge, a record to write."""
+"""The domain's plain data: a card, a reject, a person after name-merge, a record to write."""
 
 from __future__ import annotations
 

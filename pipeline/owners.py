@@ -1,4 +1,4 @@
-"""Owner rules (user mapping): which Salesforce user owns a person, following Sansan's integration."""
+"""Owner rules (user mapping): which Salesforce user owns a person, as Sansan's integration."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ MAILING_STREET_MAX = 255
 
 @dataclass(frozen=True, slots=True)
 class AccountLink:
-    """How a Contact reaches its Account: an existing record's id, or our external ID for a new one."""
+    """How a Contact reaches its Account: an existing record's id, or our external ID (new one)."""
 
     company_key: str
     account_id: str = ""

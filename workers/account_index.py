@@ -17,7 +17,7 @@ ACCOUNT_SOQL = "SELECT Id, Name FROM Account ORDER BY CreatedDate, Id"
 
 
 class AccountIndex:
-    """company key -> Account Id. Keys that several Accounts share keep the oldest and are flagged."""
+    """company key -> Account Id; a key several Accounts share keeps the oldest and is counted."""
 
     def __init__(
         self, client: redis.Redis, keys: Keys, gateway: SalesforceGateway, *, refresh_s: int

@@ -1,4 +1,4 @@
-"""The four pipeline stages as dramatiq actors: each loads a chunk, decides (pipeline/), stores, forwards."""
+"""The four pipeline stages as dramatiq actors: load a chunk, decide (pipeline/), store, forward."""
 
 from __future__ import annotations
 
@@ -50,11 +50,18 @@ def card_merge(import_id: str, cards: list[dict[str, Any]]) -> None:
     merged_into = {gone: r.person_key for r in results for gone in r.merged_away}
     if changed or merged_into:
         card_map.send(import_id=import_id, person_keys=changed, merged_into=merged_into)
-    log.info("chunk_merged", cards=len(cards), persons_changed=len(changed), persons_merged=len(merged_into))
+    log.info(
+        "chunk_merged",
+        cards=len(cards),
+        persons_changed=len(changed),
+        persons_merged=len(merged_into),
+    )
 
 
 @dramatiq.actor(queue_name="card_map", max_retries=_max_retries(), **RETRY_OPTIONS)
-def card_map(import_id: str, person_keys: list[str], merged_into: dict[str, str] | None = None) -> None:
+def card_map(
+    import_id: str, person_keys: list[str], merged_into: dict[str, str] | None = None
+) -> None:
     """Owner, Account and Salesforce records for each person; forward them to the writer."""
     rt = get_runtime()
     persons = list(rt.persons.load(person_keys).values())
@@ -73,7 +80,9 @@ def card_write(import_id: str, records: list[dict[str, Any]]) -> None:
     rt = get_runtime()
     from pipeline.models import SyncRecord
 
-    rt.buffer.put([BufferedRecord(SyncRecord.from_dict(r["record"]), int(r["version"])) for r in records])
+    rt.buffer.put(
+        [BufferedRecord(SyncRecord.from_dict(r["record"]), int(r["version"])) for r in records]
+    )
     _flush_and_reschedule()
 
 

@@ -78,9 +78,7 @@ class BatchWriter:
         return report
 
     def pending(self) -> int:
-        return sum(
-            d.pending + d.inflight for d in (self.buffer.depth(s) for s in FLUSH_ORDER)
-        )
+        return sum(d.pending + d.inflight for d in (self.buffer.depth(s) for s in FLUSH_ORDER))
 
     def _merged_away(self, batch: list[BufferedRecord]) -> dict[str, str]:
         """person key -> survivor, for live person records whose person was merged into another."""
@@ -106,7 +104,7 @@ class BatchWriter:
         entries = self._ledger.get(sobject, [b.record.external_id for b in batch])
         if sobject == "Contact":
             # A person merged away while its record travelled here is never written live:
-            # marked if Salesforce has it already, dropped (its cards live on in the survivor) if not.
+            # marked if Salesforce has it already, dropped if not
             gone = self._merged_away(batch)
             if gone:
                 batch = [
@@ -122,7 +120,9 @@ class BatchWriter:
         unchanged: list[BufferedRecord] = []
         for item in batch:
             entry = entries.get(item.record.external_id)
-            if entry and (entry.version > item.version or entry.payload_hash == payload_hash(item.record)):
+            if entry and (
+                entry.version > item.version or entry.payload_hash == payload_hash(item.record)
+            ):
                 unchanged.append(item)  # a replay, or an older view: Salesforce already has it
             else:
                 to_send.append(item)
@@ -154,7 +154,13 @@ class BatchWriter:
             written = [b for b, r in zip(to_send, results, strict=True) if r.get("success")]
             late = self._merged_away(written)
             if late:
-                self.buffer.put([self._marker(b.record, late[b.record.person_key]) for b in written if b.record.person_key in late])
+                self.buffer.put(
+                    [
+                        self._marker(b.record, late[b.record.person_key])
+                        for b in written
+                        if b.record.person_key in late
+                    ]
+                )
 
     def _apply_results(
         self,

@@ -41,7 +41,9 @@ class LogContext(Middleware):
 def build_broker() -> RedisBroker:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    broker = RedisBroker(url=redis_url(settings), heartbeat_timeout=settings.worker.heartbeat_timeout_ms)
+    broker = RedisBroker(
+        url=redis_url(settings), heartbeat_timeout=settings.worker.heartbeat_timeout_ms
+    )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContext())
     return broker

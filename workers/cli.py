@@ -56,20 +56,28 @@ def _runtime():  # type: ignore[no-untyped-def]
 @app.command()
 def demo(
     input_file: Annotated[
-        Path | None, typer.Option("--input", exists=True, dir_okay=False, help="A Sansan CSV file to sync.")
+        Path | None,
+        typer.Option("--input", exists=True, dir_okay=False, help="A Sansan CSV file to sync."),
     ] = None,
-    cards: Annotated[int, typer.Option(min=1, help="Generate this many cards when no --input.")] = 1000,
+    cards: Annotated[
+        int, typer.Option(min=1, help="Generate this many cards when no --input.")
+    ] = 1000,
     salesforce_seed: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, help="Seed JSON for the local Salesforce emulator."),
+        typer.Option(
+            exists=True, dir_okay=False, help="Seed JSON for the local Salesforce emulator."
+        ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="Threads per worker process.")] = 4,
     dump: Annotated[
-        Path | None, typer.Option(file_okay=False, help="Write the emulator's records to DIR/<SObject>.jsonl.")
+        Path | None,
+        typer.Option(file_okay=False, help="Write the emulator's records to DIR/<SObject>.jsonl."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the generated cards.")] = 7,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
 ) -> None:
     """Run the whole job on embedded defaults and print a summary.
 
@@ -107,7 +115,9 @@ def demo(
 
 @app.command("import")
 def import_cards(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Sansan card CSV (CP932 or UTF-8).")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Sansan card CSV (CP932 or UTF-8).")
+    ],
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Cards per queue message.")] = None,
 ) -> None:
     """Stream FILE into the pipeline and print the import id; workers do the rest."""
@@ -132,8 +142,12 @@ def import_cards(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per reading.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until interrupted.")] = False,
-    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between readings with --watch.")] = 2.0,
-    import_id: Annotated[list[str] | None, typer.Option("--import", help="Show these imports.")] = None,
+    interval: Annotated[
+        float, typer.Option(min=0.2, help="Seconds between readings with --watch.")
+    ] = 2.0,
+    import_id: Annotated[
+        list[str] | None, typer.Option("--import", help="Show these imports.")
+    ] = None,
 ) -> None:
     """Queue depth per stage (ready, in flight, delayed, dead), writer backlog, workers, imports."""
     rt = _runtime()
@@ -165,7 +179,9 @@ def status(
 @app.command()
 def rejects(
     import_id: Annotated[str, typer.Argument(help="The import id `cardsync import` printed.")],
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: card_id,source,line,field,reason.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV: card_id,source,line,field,reason.")
+    ] = False,
 ) -> None:
     """List the rows of an import that were rejected, with file, line, field and reason."""
     rt = _runtime()
@@ -177,14 +193,21 @@ def rejects(
             writer.writerow([r.card_id, r.source, r.line, r.field, r.reason])
         return
     for r in rows:
-        typer.echo(f"{r.source}:{r.line}: {r.field}: {r.reason}" + (f" (card {r.card_id})" if r.card_id else ""))
+        typer.echo(
+            f"{r.source}:{r.line}: {r.field}: {r.reason}"
+            + (f" (card {r.card_id})" if r.card_id else "")
+        )
     typer.echo(f"{len(rows)} rejected", err=True)
 
 
 @app.command()
 def worker(
-    processes: Annotated[int | None, typer.Option(min=1, help="Worker processes (CARDSYNC_WORKER__PROCESSES).")] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="Threads per process (CARDSYNC_WORKER__THREADS).")] = None,
+    processes: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (CARDSYNC_WORKER__PROCESSES).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads per process (CARDSYNC_WORKER__THREADS).")
+    ] = None,
     queues: Annotated[
         list[str] | None, typer.Option("--queue", "-Q", help="Only these queues (repeatable).")
     ] = None,
@@ -197,9 +220,14 @@ def worker(
     if unknown:
         _fail(f"unknown queue(s) {', '.join(unknown)}; the queues are {', '.join(QUEUES)}")
     args = [
-        sys.executable, "-m", "dramatiq", "workers.actors",
-        "--processes", str(processes or settings.worker.processes),
-        "--threads", str(threads or settings.worker.threads),
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.actors",
+        "--processes",
+        str(processes or settings.worker.processes),
+        "--threads",
+        str(threads or settings.worker.threads),
     ]
     if queues:
         args += ["--queues", *queues]
@@ -207,7 +235,20 @@ def worker(
 
 
 def main() -> None:
-    app()
+    import redis
+
+    from config.logging import redact_text
+
+    try:
+        app()
+    except redis.exceptions.ConnectionError as error:
+        typer.secho(
+            f"error: cannot reach Redis: {redact_text(str(error))}; is it running, and is "
+            "CARDSYNC_REDIS_URL right?",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

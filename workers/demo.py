@@ -72,7 +72,9 @@ class DemoOptions:
 
 
 @contextlib.contextmanager
-def _salesforce(settings: Settings, options: DemoOptions, work_dir: Path) -> Iterator[tuple[dict[str, str], Any]]:
+def _salesforce(
+    settings: Settings, options: DemoOptions, work_dir: Path
+) -> Iterator[tuple[dict[str, str], Any]]:
     """Env for the workers pointing at the configured org, or at a local emulator we start."""
     if settings.salesforce.configured:
         if options.salesforce_seed is not None:
@@ -108,10 +110,21 @@ def _redis(settings: Settings, work_dir: Path) -> Iterator[dict[str, str]]:
         server.stop()
 
 
-def start_workers(env: dict[str, str], processes: int, threads: int, log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+def start_workers(
+    env: dict[str, str], processes: int, threads: int, log_file: IO[bytes]
+) -> subprocess.Popen[bytes]:
     """`dramatiq workers.actors` in its own process group, so stopping it stops every child."""
     return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.actors", "-p", str(processes), "-t", str(threads)],
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "workers.actors",
+            "-p",
+            str(processes),
+            "-t",
+            str(threads),
+        ],
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -137,9 +150,12 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="cardsync-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _m: None)
-    with _redis(base_settings, work_dir) as redis_env, _salesforce(base_settings, options, work_dir) as (
-        sf_env,
-        emulator,
+    with (
+        _redis(base_settings, work_dir) as redis_env,
+        _salesforce(base_settings, options, work_dir) as (
+            sf_env,
+            emulator,
+        ),
     ):
         env = {**os.environ, **redis_env, **sf_env}
         os.environ.update({**redis_env, **sf_env})
@@ -160,7 +176,7 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
                 from workers.importer import import_file
 
                 begun = import_file(rt, input_file)
-                say(f"import {begun.import_id}: {begun.rows} rows from {input_file.name} ({begun.encoding})")
+                say(f"import {begun.import_id}: {begun.rows} rows from {input_file.name}")
                 drained = _wait_for_drain(rt, begun.import_id, workers, options.timeout_s, say)
                 elapsed = time.monotonic() - started
             finally:
@@ -181,13 +197,21 @@ def _generate(options: DemoOptions, work_dir: Path) -> Path:
     return path
 
 
-def _wait_for_drain(rt: Any, import_id: str, workers: subprocess.Popen[bytes], timeout_s: float, say: Callable[[str], None]) -> bool:
+def _wait_for_drain(
+    rt: Any,
+    import_id: str,
+    workers: subprocess.Popen[bytes],
+    timeout_s: float,
+    say: Callable[[str], None],
+) -> bool:
     deadline = time.monotonic() + timeout_s
     quiet_checks = 0
     last_report = 0.0
     while time.monotonic() < deadline:
         if workers.poll() is not None:
-            raise RuntimeError(f"worker processes exited with code {workers.returncode}; see the worker log")
+            raise RuntimeError(
+                f"worker processes exited with code {workers.returncode}; see the worker log"
+            )
         status = read_status(
             rt.redis,
             rt.keys,

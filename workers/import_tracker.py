@@ -43,13 +43,18 @@ class ImportTracker:
         now = time.time()
         pipe = self._redis.pipeline()
         pipe.zadd(self._keys.imports(), {import_id: now})
-        pipe.hset(self._keys.import_info(import_id), mapping={"source": source, "started_at": now, "read": 0})
+        pipe.hset(
+            self._keys.import_info(import_id),
+            mapping={"source": source, "started_at": now, "read": 0},
+        )
         pipe.execute()
 
     def add_read(self, import_id: str, rows: int) -> None:
         self._redis.hincrby(self._keys.import_info(import_id), "read", rows)
 
-    def finish_reading(self, import_id: str, *, encoding: str = "", unknown_headers: list[str] | None = None) -> None:
+    def finish_reading(
+        self, import_id: str, *, encoding: str = "", unknown_headers: list[str] | None = None
+    ) -> None:
         self._redis.hset(
             self._keys.import_info(import_id),
             mapping={
@@ -61,7 +66,10 @@ class ImportTracker:
 
     def add_rejects(self, import_id: str, rejects: list[Reject]) -> None:
         if rejects:
-            values = {f"{r.line}:{r.card_id}": json.dumps(r.to_dict(), ensure_ascii=False) for r in rejects}
+            values = {
+                f"{r.line}:{r.card_id}": json.dumps(r.to_dict(), ensure_ascii=False)
+                for r in rejects
+            }
             self._redis.hset(self._keys.import_rejects(import_id), mapping=values)
 
     def rejects(self, import_id: str) -> list[Reject]:
@@ -69,8 +77,10 @@ class ImportTracker:
         rejects = [Reject.from_dict(json.loads(v)) for v in raw]
         return sorted(rejects, key=lambda r: (r.source, r.line))
 
-    def mark_cards(self, outcomes: dict[str, tuple[list[str], list[str]]], pipe: Any = None) -> None:
-        """import id -> (written card ids, failed card ids); a card written after failing moves over."""
+    def mark_cards(
+        self, outcomes: dict[str, tuple[list[str], list[str]]], pipe: Any = None
+    ) -> None:
+        """import id -> (written card ids, failed card ids); a later success clears a failure."""
         target = pipe or self._redis.pipeline(transaction=False)
         for import_id, (written, failed) in outcomes.items():
             if written:

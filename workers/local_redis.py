@@ -71,13 +71,20 @@ class LocalRedis:
 def _spawn(port: int, directory: Path, *, appendonly: bool) -> subprocess.Popen[bytes]:
     args = [
         find_redis_server(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "yes" if appendonly else "no",
-        "--dir", str(directory),
-        "--protected-mode", "yes",
-        "--logfile", str(directory / "redis.log"),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--dir",
+        str(directory),
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        str(directory / "redis.log"),
     ]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -24,7 +24,7 @@ class OwnerMappingStore:
         return self._redis.get(self._keys.owner_initial_import())
 
     def in_initial_mapping(self, owners: list[SansanOwner], import_id: str) -> dict[str, bool]:
-        """Whether each owner belongs to the initial mapping; owners of the initial import join it."""
+        """Whether each owner is in the initial mapping; owners of the initial import join it."""
         k = self._keys
         keys = sorted({o.key for o in owners if o.key})
         if not keys:
@@ -38,7 +38,9 @@ class OwnerMappingStore:
         return dict(self._redis.hgetall(self._keys.owner_overrides()))
 
     def set_override(self, sansan_user: str, salesforce_user_id: str) -> None:
-        self._redis.hset(self._keys.owner_overrides(), sansan_user.strip().lower(), salesforce_user_id)
+        self._redis.hset(
+            self._keys.owner_overrides(), sansan_user.strip().lower(), salesforce_user_id
+        )
 
     def reset_override(self, sansan_user: str) -> bool:
         return bool(self._redis.hdel(self._keys.owner_overrides(), sansan_user.strip().lower()))

@@ -24,7 +24,9 @@ def owner_of(loaded: LoadedPerson) -> SansanOwner:
     return SansanOwner(user_id=p.owner_id, email=p.owner_email, name=p.owner_name)
 
 
-def resolve_records(rt: Runtime, persons: list[LoadedPerson], import_id: str) -> list[BufferedRecord]:
+def resolve_records(
+    rt: Runtime, persons: list[LoadedPerson], import_id: str
+) -> list[BufferedRecord]:
     """Owner and Account for each person, then the Account (if new) and Contact records to write."""
     if not persons:
         return []
@@ -36,9 +38,15 @@ def resolve_records(rt: Runtime, persons: list[LoadedPerson], import_id: str) ->
     decisions: dict[str, tuple[SansanOwner, OwnerDecision]] = {}
 
     rt.accounts.ensure_fresh()
-    company_keys = {lp.person.person_key: normalize_company(lp.person.get("company_name")).key for lp in persons}
+    company_keys = {
+        lp.person.person_key: normalize_company(lp.person.get("company_name")).key for lp in persons
+    }
     existing = rt.accounts.lookup(list(company_keys.values()))
-    ours = {key: account_external_id(key) for key in company_keys.values() if key and key not in existing}
+    ours = {
+        key: account_external_id(key)
+        for key in company_keys.values()
+        if key and key not in existing
+    }
     created = rt.ledger.salesforce_ids("Account", list(ours.values()))
 
     out: list[BufferedRecord] = []

@@ -1,4 +1,4 @@
-"""The per-process wiring of settings, Redis stores and the Salesforce gateway, built once, lazily."""
+"""Per-process wiring of settings, Redis stores and the Salesforce gateway, built lazily."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class Runtime:
     def broker(self) -> RedisBroker:
         """A broker on this runtime's Redis, for senders outside the workers (the importer)."""
         broker = RedisBroker(
-            url=redis_url(self.settings), heartbeat_timeout=self.settings.worker.heartbeat_timeout_ms
+            url=redis_url(self.settings),
+            heartbeat_timeout=self.settings.worker.heartbeat_timeout_ms,
         )
         # Every broker call writes a heartbeat; mark ours so `status` does not count it as a worker.
         broker.broker_id = SENDER_PREFIX + broker.broker_id
@@ -91,7 +92,10 @@ class Runtime:
     @cached_property
     def accounts(self) -> AccountIndex:
         return AccountIndex(
-            self.redis, self.keys, self.gateway, refresh_s=self.settings.salesforce.directory_refresh_s
+            self.redis,
+            self.keys,
+            self.gateway,
+            refresh_s=self.settings.salesforce.directory_refresh_s,
         )
 
     @cached_property

@@ -37,7 +37,9 @@ class TimeoutSession(requests.Session):
         self._timeout_s = timeout_s
         self._on_response = on_response
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout_s)
         # requests lets REQUESTS_CA_BUNDLE override session.verify; a CA we were given must win.
         kwargs.setdefault("verify", self.verify)
@@ -105,7 +107,9 @@ def request_token(settings: SalesforceSettings, session: requests.Session) -> To
     except ValueError:
         body = {}
     if response.status_code != 200 or "access_token" not in body:
-        reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+        reason = (
+            body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+        )
         raise SalesforceAuthError(
             f"{settings.auth_flow.value} login to {login_url} failed: {reason}"
         )
@@ -126,7 +130,9 @@ class SalesforceGateway:
     """The calls cardsync makes, over one authenticated simple-salesforce client per process."""
 
     def __init__(
-        self, settings: SalesforceSettings, on_api_call: Callable[[requests.Response], None] | None = None
+        self,
+        settings: SalesforceSettings,
+        on_api_call: Callable[[requests.Response], None] | None = None,
     ) -> None:
         self._settings = settings
         self._session = build_session(settings, on_api_call)
@@ -143,7 +149,9 @@ class SalesforceGateway:
             session=self._session,
             version=self._settings.api_version,
         )
-        log.info("salesforce_login", instance_url=token.instance_url, flow=self._settings.auth_flow.value)
+        log.info(
+            "salesforce_login", instance_url=token.instance_url, flow=self._settings.auth_flow.value
+        )
         return self._client
 
     def client(self) -> Salesforce:

@@ -99,7 +99,9 @@ def workers_alive(
 ) -> int:
     """Worker processes whose broker sent a heartbeat within the timeout (senders excluded)."""
     now_ms = int(time.time() * 1000)
-    recent = client.zrangebyscore(f"{namespace}:__heartbeats__", now_ms - heartbeat_timeout_ms, "+inf")
+    recent = client.zrangebyscore(
+        f"{namespace}:__heartbeats__", now_ms - heartbeat_timeout_ms, "+inf"
+    )
     return sum(1 for worker_id in recent if not worker_id.startswith(SENDER_PREFIX))
 
 
@@ -153,7 +155,9 @@ def render_status(status: Status) -> str:
     lines.append("drained" if status.drained else "working")
     if status.imports:
         lines.append("")
-        lines.append(f"{'import':<24}{'read':>8}{'rejected':>10}{'merged':>8}{'written':>9}{'failed':>8}")
+        lines.append(
+            f"{'import':<24}{'read':>8}{'rejected':>10}{'merged':>8}{'written':>9}{'failed':>8}"
+        )
         for i in status.imports:
             lines.append(
                 f"{i.import_id:<24}{i.read:>8}{i.rejected:>10}{i.merged:>8}{i.written:>9}{i.failed:>8}"

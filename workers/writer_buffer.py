@@ -40,7 +40,8 @@ return stored
 
 _POP = """
 local pending, since, inflight, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local limit, now, linger, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local limit, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local linger, lease_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
 local waiting = redis.call('ZCARD', since)
 if waiting == 0 then return {} end
 -- Dependencies (Accounts a Contact refers to by external ID) must be written first.
@@ -55,7 +56,7 @@ local out = {}
 local candidates = redis.call('ZRANGE', since, 0, limit * 2)
 for _, ext in ipairs(candidates) do
   if #out >= limit then break end
-  -- Never two writes of one record at once: an older version still in flight keeps this one waiting.
+  -- Never two writes of one record at once: a version still in flight keeps this one waiting.
   if redis.call('HEXISTS', inflight, ext) == 0 then
     local value = redis.call('HGET', pending, ext)
     redis.call('HDEL', pending, ext)
@@ -155,7 +156,7 @@ class WriterBuffer:
         force: bool = False,
         now_ms: int | None = None,
     ) -> list[BufferedRecord]:
-        """Lease up to batch_size records: a full batch, or whatever waits once the oldest lingered."""
+        """Lease up to batch_size records: a full batch, or all waiting once the oldest lingered."""
         blockers = []
         for dependency in after:
             blockers += [self._keys.pending(dependency), self._keys.inflight(dependency)]
@@ -181,7 +182,9 @@ class WriterBuffer:
         if not external_ids:
             return 0
         due = (now_ms if now_ms is not None else _now_ms()) - self.linger_ms
-        return int(self._release(keys=self._keys_for(sobject), args=["requeue", due, *external_ids]))
+        return int(
+            self._release(keys=self._keys_for(sobject), args=["requeue", due, *external_ids])
+        )
 
     def reclaim_expired(self, sobject: str, *, now_ms: int | None = None) -> int:
         """Records whose writer died (lease ran out) go back to the buffer."""

@@ -207,14 +207,19 @@ def start_emulator(
     daily_api_limit: int = 1_000_000,
     log_requests: bool = False,
     schema: Schema | None = None,
+    host: str = HOST,
+    public_host: str | None = None,
 ) -> RunningEmulator:
     """Start serving in a background thread; port 0 picks a free port.
 
     seed: a seed file or dict (default: `seed.default_seed()`), loaded only into a fresh state.
     state: the SQLite file to keep the org in across restarts; None: a temporary file.
     data_dir: where the CA and server certificate live (default: ~/.cache/cardsync/emulator).
+    host: the address to listen on; public_host: the name clients use (URLs and certificate),
+    e.g. the service name in docker compose. Default: 127.0.0.1.
     """
-    tls = ensure_certificates(data_dir or default_data_dir())
+    public = public_host or (host if host not in ("0.0.0.0", "::") else HOST)
+    tls = ensure_certificates(data_dir or default_data_dir(), (public,))
     tempdir = None
     if state is None:
         tempdir = tempfile.TemporaryDirectory(prefix="salesforce-emulator-")
@@ -233,14 +238,14 @@ def start_emulator(
             log_requests=log_requests,
         )
         api = RestApi(store, config, base_url="")
-        server = _HttpsServer((HOST, port), api, context)
+        server = _HttpsServer((host, port), api, context)
     except BaseException:
         store.close()
         if tempdir is not None:
             tempdir.cleanup()
         raise
     actual_port = int(server.server_address[1])
-    api.base_url = f"https://{HOST}:{actual_port}"
+    api.base_url = f"https://{public}:{actual_port}"
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},

@@ -38,8 +38,13 @@ def default_data_dir() -> Path:
     return Path(cache) / "cardsync" / "emulator"
 
 
-def ensure_certificates(directory: Path) -> TlsFiles:
-    """CA and server certificate files in `directory`, reusing valid ones, making the rest."""
+def ensure_certificates(directory: Path, extra_hosts: tuple[str, ...] = ()) -> TlsFiles:
+    """CA and server certificate files in `directory`, reusing valid ones, making the rest.
+
+    The server certificate names 127.0.0.1 and localhost, plus `extra_hosts` (e.g. the service
+    name in docker compose).
+    """
+    hosts = tuple(dict.fromkeys((*SERVER_HOSTS, *extra_hosts)))
     directory.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(
         ca_cert=directory / "ca.pem",
@@ -53,8 +58,8 @@ def ensure_certificates(directory: Path) -> TlsFiles:
             ca = _make_ca()
             _write_pair(files.ca_cert, files.ca_key, *ca)
         server = _load_pair(files.server_cert, files.server_key)
-        if server is None or not _server_cert_ok(server[0], ca[0]):
-            server = _make_server_cert(*ca)
+        if server is None or not _server_cert_ok(server[0], ca[0], hosts):
+            server = _make_server_cert(*ca, hosts)
             _write_pair(files.server_cert, files.server_key, *server)
     return files
 
@@ -95,7 +100,7 @@ def _fresh(cert: x509.Certificate) -> bool:
     return cert.not_valid_before_utc <= now and cert.not_valid_after_utc - _RENEW_BEFORE > now
 
 
-def _server_cert_ok(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+def _server_cert_ok(cert: x509.Certificate, ca: x509.Certificate, hosts: tuple[str, ...]) -> bool:
     if not _fresh(cert):
         return False
     try:
@@ -105,7 +110,7 @@ def _server_cert_ok(cert: x509.Certificate, ca: x509.Certificate) -> bool:
         return False
     present = {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
     present |= set(names.get_values_for_type(x509.DNSName))
-    return set(SERVER_HOSTS) <= present
+    return set(hosts) <= present
 
 
 def _name(common_name: str) -> x509.Name:
@@ -150,15 +155,21 @@ def _make_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
+def _alt_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
 def _make_server_cert(
-    ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    hosts: tuple[str, ...] = SERVER_HOSTS,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    alt_names: list[x509.GeneralName] = [
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.DNSName("localhost"),
-    ]
+    alt_names: list[x509.GeneralName] = [_alt_name(h) for h in hosts]
     ca_key_id = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()

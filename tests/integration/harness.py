@@ -13,8 +13,8 @@ from simple_salesforce import Salesforce
 
 from config.settings import SalesforceSettings, load_settings
 from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from workers.queues import QUEUES
 from workers.demo import start_workers, stop_workers
+from workers.queues import QUEUES
 from workers.runtime import Runtime
 from workers.salesforce import build_session
 from workers.status import Status, read_status
@@ -40,7 +40,9 @@ def runtime_for(env: dict[str, str]) -> Runtime:
 
 
 @contextlib.contextmanager
-def running_workers(env: dict[str, str], log_path: Path, processes: int = 2, threads: int = 4) -> Iterator[Any]:
+def running_workers(
+    env: dict[str, str], log_path: Path, processes: int = 2, threads: int = 4
+) -> Iterator[Any]:
     with log_path.open("ab") as log_file:
         process = start_workers({**os.environ, **env}, processes, threads, log_file)
         try:
@@ -54,7 +56,9 @@ def wait_drained(rt: Runtime, import_id: str, workers: Any, timeout_s: float = 3
     quiet = 0
     while time.monotonic() < deadline:
         assert workers.poll() is None, "worker processes died; see the worker log"
-        status = read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000, import_ids=[import_id])
+        status = read_status(
+            rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000, import_ids=[import_id]
+        )
         quiet = quiet + 1 if status.drained else 0
         if quiet >= 2:
             return status
@@ -66,7 +70,13 @@ def salesforce_client(emulator: Any) -> Salesforce:
     session = build_session(SalesforceSettings(timeout_s=30, ca_bundle=emulator.ca_file))
     token = session.post(
         f"{emulator.url}/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+        },
         timeout=10,
     ).json()
-    return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session)
+    return Salesforce(
+        instance_url=token["instance_url"], session_id=token["access_token"], session=session
+    )

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from emulators.salesforce.server import start_emulator
 from pipeline.normalize import normalize_company, normalize_email
-from pipeline.synthetic import DEFAULT_OWNERS, REJECT_LABEL, SyntheticOwner, generate_labeled_cards, write_csv
-from tests.integration.harness import pipeline_env, running_workers, runtime_for, salesforce_client, wait_drained
+from pipeline.synthetic import (
+    REJECT_LABEL,
+    SyntheticOwner,
+    generate_labeled_cards,
+    write_csv,
+)
+from tests.integration.harness import (
+    pipeline_env,
+    running_workers,
+    runtime_for,
+    salesforce_client,
+    wait_drained,
+)
 from workers.importer import import_file
 
 CARDS = 5000
 CONTACT_SOQL = (
-    "SELECT Id, Email, OwnerId, AccountId, Account.Name, Sansan_Person_Id__c, Sansan_Merged_Into__c "
+    "SELECT Id, Email, OwnerId, AccountId, Account.Name, Sansan_Person_Id__c, "
+    "Sansan_Merged_Into__c "
     "FROM Contact"
 )
-# What the owner rules must give for each Sansan user of the generated cards (seed users' edge cases).
+# What the owner rules must give for each Sansan user of the generated cards (seed edge cases).
 EXPECTED_OWNER = {
     "tanaka@example.co.jp": "tanaka@example.co.jp",
     "sato@example.co.jp": "sato@example.co.jp",
@@ -44,8 +55,17 @@ def synced(redis_server, tmp_path_factory):
     csv_path = work / "cards.csv"
     write_csv(csv_path, [row for row, _ in labeled], encoding="cp932")
     late_path = work / "late.csv"
-    late_owner = SyntheticOwner("U0100", "小林 優子", "kobayashi@example.co.jp", "first seen later", 1)
-    write_csv(late_path, list(__import__("pipeline.synthetic").synthetic.generate_cards(20, seed=99, owners=[late_owner])))
+    late_owner = SyntheticOwner(
+        "U0100", "小林 優子", "kobayashi@example.co.jp", "first seen later", 1
+    )
+    write_csv(
+        late_path,
+        list(
+            __import__("pipeline.synthetic").synthetic.generate_cards(
+                20, seed=99, owners=[late_owner]
+            )
+        ),
+    )
 
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
@@ -60,9 +80,13 @@ def synced(redis_server, tmp_path_factory):
                 "contacts": sf.query_all(CONTACT_SOQL)["records"],
                 "accounts": sf.query_all("SELECT Id, Name FROM Account")["records"],
                 "persons": rt.persons.person_count(rt.tracker.merged_cards(first.import_id)),
-                "live_persons": list(rt.persons.load(sorted({
-                    rt.persons.resolve(pk) for pk in rt.redis.hvals(rt.keys.card_person())
-                })).values()),
+                "live_persons": list(
+                    rt.persons.load(
+                        sorted(
+                            {rt.persons.resolve(pk) for pk in rt.redis.hvals(rt.keys.card_person())}
+                        )
+                    ).values()
+                ),
             }
             second = import_file(rt, csv_path)
             wait_drained(rt, second.import_id, workers)
@@ -73,7 +97,9 @@ def synced(redis_server, tmp_path_factory):
             }
             late = import_file(rt, late_path)
             wait_drained(rt, late.import_id, workers)
-        users = {u["Username"]: u["Id"] for u in sf.query_all("SELECT Id, Username FROM User")["records"]}
+        users = {
+            u["Username"]: u["Id"] for u in sf.query_all("SELECT Id, Username FROM User")["records"]
+        }
         yield {
             "rt": rt,
             "sf": sf,
@@ -105,7 +131,6 @@ def test_every_row_is_accounted_for(synced):
 
 
 def test_each_person_is_exactly_one_contact(synced):
-    rt, first = synced["rt"], synced["first"]
     contacts = live(synced["after_first"]["contacts"])
     person_ids = Counter(c["Sansan_Person_Id__c"] for c in contacts)
     assert all(n == 1 for n in person_ids.values())
@@ -147,13 +172,16 @@ def test_owner_first_seen_after_the_initial_mapping_goes_to_default_user(synced)
     keys = {rt.persons.resolve(rt.redis.hget(rt.keys.card_person(), c)) for c in late_cards}
     # persons whose newest card is owned by the late Sansan user (others merged into older persons)
     owned_late = [
-        key for key, lp in rt.persons.load(sorted(keys)).items()
+        key
+        for key, lp in rt.persons.load(sorted(keys)).items()
         if lp.person.owner_email == "kobayashi@example.co.jp"
     ]
     assert owned_late
     contacts = {
         c["Sansan_Person_Id__c"]: c["OwnerId"]
-        for c in synced["sf"].query_all("SELECT OwnerId, Sansan_Person_Id__c FROM Contact")["records"]
+        for c in synced["sf"].query_all("SELECT OwnerId, Sansan_Person_Id__c FROM Contact")[
+            "records"
+        ]
     }
     # kobayashi is an active Salesforce user with a matching username, yet joined too late
     assert {contacts[k] for k in owned_late} == {synced["integration_id"]}

@@ -62,7 +62,12 @@ def test_workers_alive_counts_recent_heartbeats_only(redis_client):
     now_ms = int(time.time() * 1000)
     redis_client.zadd(
         "dramatiq:__heartbeats__",
-        {"w-live-1": now_ms, "w-live-2": now_ms - 5_000, "w-dead": now_ms - 120_000, "sender-x": now_ms},
+        {
+            "w-live-1": now_ms,
+            "w-live-2": now_ms - 5_000,
+            "w-dead": now_ms - 120_000,
+            "sender-x": now_ms,
+        },
     )
     assert workers_alive(redis_client, heartbeat_timeout_ms=60_000) == 2
 
@@ -70,8 +75,11 @@ def test_workers_alive_counts_recent_heartbeats_only(redis_client):
 def test_status_reports_writer_backlog_record_errors_and_import_progress(redis_client):
     keys = Keys("cardsync")
     buffer = WriterBuffer(redis_client, keys, batch_size=2, linger_ms=0)
-    records = [BufferedRecord(SyncRecord("Contact", "E__c", f"p{i}", {"LastName": "x"}), 1) for i in range(3)]
-    buffer.put(records + [BufferedRecord(SyncRecord("Account", "K__c", "k1", {"Name": "x"}), 0)])
+    records = [
+        BufferedRecord(SyncRecord("Contact", "E__c", f"p{i}", {"LastName": "x"}), 1)
+        for i in range(3)
+    ]
+    buffer.put([*records, BufferedRecord(SyncRecord("Account", "K__c", "k1", {"Name": "x"}), 0)])
     buffer.pop("Account")  # one Account in flight
     redis_client.hset(keys.record_errors(), "Contact/p9", json.dumps({"errors": []}))
 
@@ -82,10 +90,18 @@ def test_status_reports_writer_backlog_record_errors_and_import_progress(redis_c
     redis_client.sadd(keys.import_merged("imp-1"), *[f"c{i}" for i in range(9)])
     tracker.mark_cards({"imp-1": (["c0", "c1", "c2"], ["c3"])})
 
-    status = read_status(redis_client, keys, ("card_ingest",), heartbeat_timeout_ms=60_000, import_ids=["imp-1"])
+    status = read_status(
+        redis_client, keys, ("card_ingest",), heartbeat_timeout_ms=60_000, import_ids=["imp-1"]
+    )
     assert status.writer_pending == {"Account": 0, "Contact": 3}
     assert status.writer_in_flight == {"Account": 1, "Contact": 0}
     assert status.record_errors == 1
     counts = status.imports[0]
-    assert (counts.read, counts.rejected, counts.merged, counts.written, counts.failed) == (10, 1, 9, 3, 1)
+    assert (counts.read, counts.rejected, counts.merged, counts.written, counts.failed) == (
+        10,
+        1,
+        9,
+        3,
+        1,
+    )
     assert not status.drained

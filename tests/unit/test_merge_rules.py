@@ -15,7 +15,9 @@ def shares_key(a: Card, b: Card) -> bool:
 
 
 def test_cards_with_the_same_email_in_any_case_share_a_key():
-    assert shares_key(card("1", email="Taro@Sample.co.jp", last_name="X"), card("2", email="taro@sample.co.jp "))
+    assert shares_key(
+        card("1", email="Taro@Sample.co.jp", last_name="X"), card("2", email="taro@sample.co.jp ")
+    )
 
 
 def test_same_name_and_company_across_legal_form_spellings_share_a_key():
@@ -29,7 +31,9 @@ def test_different_name_at_same_company_without_email_is_another_person():
 
 
 def test_sansan_person_id_joins_cards_directly():
-    assert shares_key(card("1", person_id="P1", last_name="A"), card("2", person_id="P1", last_name="B"))
+    assert shares_key(
+        card("1", person_id="P1", last_name="A"), card("2", person_id="P1", last_name="B")
+    )
 
 
 def test_person_key_is_stable_for_the_founding_card():
@@ -37,7 +41,9 @@ def test_person_key_is_stable_for_the_founding_card():
 
 
 def test_survivorship_takes_each_field_from_the_newest_card_that_has_it():
-    old = card("1", exchange_date="2023-01-10", title="課長", tel="03-1111-1111", department="営業部")
+    old = card(
+        "1", exchange_date="2023-01-10", title="課長", tel="03-1111-1111", department="営業部"
+    )
     new = card("2", exchange_date="2024-05-01", title="部長", tel="", department="")
     person = build_person("P", [new, old])
     assert person.get("title") == "部長"

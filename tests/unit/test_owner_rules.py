@@ -13,15 +13,25 @@ TANAKA = SalesforceUser("005B", "Tanaka@Example.co.jp", True, "Salesforce")
 RETIRED = SalesforceUser("005C", "retired@example.co.jp", False, "Salesforce")
 CHATTER_FREE = SalesforceUser("005D", "free@example.co.jp", True, "Chatter Free")
 CHATTER_EXT = SalesforceUser("005E", "ext@example.co.jp", True, "Chatter External")
-DIRECTORY = UserDirectory.build([INTEGRATION, TANAKA, RETIRED, CHATTER_FREE, CHATTER_EXT], INTEGRATION.id)
+DIRECTORY = UserDirectory.build(
+    [INTEGRATION, TANAKA, RETIRED, CHATTER_FREE, CHATTER_EXT], INTEGRATION.id
+)
 
 
 def owner(email: str, user_id: str = "") -> SansanOwner:
     return SansanOwner(user_id=user_id, email=email)
 
 
-def decide(o: SansanOwner, overrides: dict[str, str] | None = None, *, initial: bool = True, auto: bool = False):
-    return resolve_owner(o, DIRECTORY, overrides or {}, in_initial_mapping=initial, auto_map_new_users=auto)
+def decide(
+    o: SansanOwner,
+    overrides: dict[str, str] | None = None,
+    *,
+    initial: bool = True,
+    auto: bool = False,
+):
+    return resolve_owner(
+        o, DIRECTORY, overrides or {}, in_initial_mapping=initial, auto_map_new_users=auto
+    )
 
 
 def test_sansan_email_matching_username_case_insensitively_maps_to_that_user():

@@ -14,13 +14,20 @@ def index() -> PersonIndex:
 
 
 def card(card_id: str, **values: str) -> Card:
-    base = {"last_name": "山田", "first_name": "太郎", "company_name": "サンプル商事", "owner_id": "U1"}
+    base = {
+        "last_name": "山田",
+        "first_name": "太郎",
+        "company_name": "サンプル商事",
+        "owner_id": "U1",
+    }
     base.update(values)
     return Card(card_id=card_id, **base)
 
 
 def test_cards_of_one_person_join_one_person_key(index):
-    results = index.join([card("1", email="t@x.jp"), card("2", email="T@X.JP", company_name="別会社")], "i1")
+    results = index.join(
+        [card("1", email="t@x.jp"), card("2", email="T@X.JP", company_name="別会社")], "i1"
+    )
     assert results[0].person_key == results[1].person_key
 
 
@@ -45,7 +52,9 @@ def test_replaying_a_card_changes_nothing(index):
 
 
 def test_person_count_counts_live_persons(index):
-    index.join([card("1", email="a@x.jp", last_name="A"), card("2", email="b@x.jp", last_name="B")], "i1")
+    index.join(
+        [card("1", email="a@x.jp", last_name="A"), card("2", email="b@x.jp", last_name="B")], "i1"
+    )
     assert index.person_count(["1", "2"]) == 2
     index.join([card("3", email="a@x.jp", last_name="B")], "i1")  # email of A, name+company of B
     assert index.person_count(["1", "2", "3"]) == 1

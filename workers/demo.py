@@ -147,6 +147,10 @@ def stop_workers(process: subprocess.Popen[bytes], timeout_s: float = 30) -> Non
 
 def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None) -> DemoSummary:
     base_settings = load_settings()
+    if options.input_file is not None:
+        from pipeline.csv_source import CardFile
+
+        CardFile(options.input_file)  # a bad encoding or header fails before anything starts
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="cardsync-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _m: None)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dataclass_field
 from typing import Any
 
 # Fields of a card that carry a person's attributes; survivorship works field by field on these.
@@ -84,7 +85,7 @@ class Reject:
     field: str
     reason: str
     card_id: str = ""
-    raw: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = dataclass_field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

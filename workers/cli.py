@@ -200,6 +200,14 @@ def rejects(
     typer.echo(f"{len(rows)} rejected", err=True)
 
 
+def _register_preview() -> None:
+    from workers.preview import preview
+
+    app.command("preview")(preview)
+
+
+_register_preview()
+
 mapping_app = typer.Typer(
     help="Owner mapping: which Salesforce user owns the cards of each Sansan user.",
     no_args_is_help=True,

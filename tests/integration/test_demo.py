@@ -24,7 +24,9 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_syncs_generated_cards_and_dumps_the_org(tmp_path):
-    result = run_cli("demo", "--cards", "400", "--json", "--dump", str(tmp_path / "dump"), cwd=tmp_path)
+    result = run_cli(
+        "demo", "--cards", "400", "--json", "--dump", str(tmp_path / "dump"), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["drained"] is True
@@ -42,7 +44,9 @@ def test_demo_syncs_generated_cards_and_dumps_the_org(tmp_path):
 
 def test_demo_reads_a_file_and_reports_its_rejects(tmp_path):
     rows = [row for row, _ in generate_labeled_cards(120, seed=5, bad_rate=0.1)]
-    bad = sum(1 for _, label in generate_labeled_cards(120, seed=5, bad_rate=0.1) if label == "reject")
+    bad = sum(
+        1 for _, label in generate_labeled_cards(120, seed=5, bad_rate=0.1) if label == "reject"
+    )
     path = tmp_path / "export.csv"
     write_csv(path, rows, encoding="utf-8-sig")
     result = run_cli("demo", "--input", str(path), "--json", cwd=tmp_path)

@@ -61,7 +61,10 @@ def test_show_and_export_list_each_sansan_user_with_owner_and_reason(rt):
     assert rows["u0008"].reason == "override" and rows["u0008"].override
     assert rows["u0001"].salesforce_username == "integration@cardsync.example"
     text = export_csv(list(rows.values()))
-    assert text.splitlines()[0] == "sansan_user,sansan_email,sansan_name,salesforce_username,reason,override"
+    assert (
+        text.splitlines()[0]
+        == "sansan_user,sansan_email,sansan_name,salesforce_username,reason,override"
+    )
 
 
 def test_csv_import_is_all_or_nothing_and_names_bad_lines(rt, tmp_path):
@@ -90,7 +93,9 @@ def test_csv_import_is_all_or_nothing_and_names_bad_lines(rt, tmp_path):
 
 def test_cli_mapping_import_refuses_a_bad_file_with_exit_2(rt, tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("sansan_user,salesforce_username\nU0001,nobody@example.co.jp\n", encoding="utf-8")
+    bad.write_text(
+        "sansan_user,salesforce_username\nU0001,nobody@example.co.jp\n", encoding="utf-8"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "workers.cli", "mapping", "import", str(bad)],
         env={**os.environ, **rt.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},

@@ -32,10 +32,10 @@ def test_cards_of_one_person_join_one_person_key(index):
 
 
 def test_a_card_linking_two_persons_merges_them_and_the_older_key_survives(index):
-    a = index.join([card("1", email="a@x.jp", last_name="佐藤")], "i1")[0]
-    b = index.join([card("2", email="b@x.jp")], "i1")[0]
+    a = index.join([card("1", email="a@x.jp")], "i1")[0]
+    b = index.join([card("2", mobile="090-1111-2222")], "i1")[0]
     assert a.person_key != b.person_key
-    link = index.join([card("3", email="a@x.jp")], "i1")[0]  # email of A, name+company of B
+    link = index.join([card("3", email="a@x.jp", mobile="09011112222")], "i1")[0]
     assert link.person_key == a.person_key
     assert link.merged_away == (b.person_key,)
     loaded = index.load([a.person_key, b.person_key])
@@ -52,9 +52,23 @@ def test_replaying_a_card_changes_nothing(index):
 
 
 def test_person_count_counts_live_persons(index):
-    index.join(
-        [card("1", email="a@x.jp", last_name="A"), card("2", email="b@x.jp", last_name="B")], "i1"
-    )
+    index.join([card("1", email="a@x.jp"), card("2", mobile="090-1111-2222")], "i1")
     assert index.person_count(["1", "2"]) == 2
-    index.join([card("3", email="a@x.jp", last_name="B")], "i1")  # email of A, name+company of B
+    index.join([card("3", email="a@x.jp", mobile="090-1111-2222")], "i1")  # links both
     assert index.person_count(["1", "2", "3"]) == 1
+
+
+def test_rejoining_stored_cards_registers_the_current_keys_and_keeps_everything_else(index):
+    first = index.join([card("1", email="a@x.jp"), card("2", mobile="090-1111-2222")], "i1")
+    r = index._redis
+    r.delete(index._keys.match_key())  # as if the index was built under other rules
+    before = {k: r.hget(index._keys.card_import(), k) for k in ("1", "2")}
+
+    results = list(index.rejoin_stored_cards(chunk=1))
+
+    assert sorted(x.card_id for x in results) == ["1", "2"]
+    assert not any(x.changed or x.merged_away for x in results)
+    assert {k: r.hget(index._keys.card_import(), k) for k in ("1", "2")} == before
+    # a new card of the first person finds it again through the re-registered keys
+    again = index.join([card("3", email="A@x.jp")], "i2")[0]
+    assert again.person_key == first[0].person_key

@@ -1,0 +1,331 @@
+"""`cardsync preview`: ingest, merge and map a card file without writing anything to Salesforce.
+
+The merge runs the real PersonIndex on a throwaway local redis-server, the map stage the real
+owner and Account rules against Salesforce read-only (the configured org, or a local emulator
+seeded with --salesforce-seed). What would happen is written as CSV files for review.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr
+
+from config.settings import AuthFlow, Settings, load_settings
+from pipeline.csv_source import CardFile
+from pipeline.models import Card, Person, Reject
+from pipeline.normalize import normalize_email, normalize_name
+from workers.local_redis import start_local_redis
+
+CHUNK = 200
+PREVIEW_IMPORT = "preview"
+PLAN_HEADER = (
+    "person_key",
+    "action",
+    "target_ids",
+    "owner_id",
+    "owner_username",
+    "account_id",
+    "account_external_id",
+    "company",
+    "name",
+    "email",
+    "card_ids",
+)
+
+
+@dataclass
+class PreviewSummary:
+    rows_read: int
+    cards: int
+    rejected: int
+    persons: int
+    create: int
+    update: int
+    link: int
+    needs_review: int
+    accounts_existing: int
+    accounts_new: int
+    elapsed_s: float
+    out_dir: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def render(self) -> str:
+        width = max(len(k) for k in self.to_dict())
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.to_dict().items())
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal: backslash and quote escaped, as Salesforce requires."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f"'{escaped}'"
+
+
+@contextlib.contextmanager
+def _preview_settings(work_dir: Path, salesforce_seed: Path | None) -> Iterator[Settings]:
+    """Settings on a throwaway Redis, and on the configured org or a local emulator we start."""
+    base = load_settings()
+    server = start_local_redis(directory=work_dir / "redis")
+    emulator = None
+    try:
+        salesforce = base.salesforce
+        if salesforce_seed is not None or not salesforce.configured:
+            from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+            from emulators.salesforce.server import start_emulator
+
+            emulator = start_emulator(seed=salesforce_seed, data_dir=work_dir / "emulator")
+            salesforce = salesforce.model_copy(
+                update={
+                    "login_url": emulator.url,
+                    "auth_flow": AuthFlow.CLIENT_CREDENTIALS,
+                    "client_id": DEMO_CLIENT_ID,
+                    "client_secret": SecretStr(DEMO_CLIENT_SECRET),
+                    "ca_bundle": emulator.ca_file,
+                }
+            )
+        yield base.model_copy(update={"redis_url": server.url, "salesforce": salesforce})
+    finally:
+        if emulator is not None:
+            emulator.stop()
+        server.stop()
+
+
+def _read(file: Path) -> tuple[int, list[Card], list[Reject]]:
+    from pipeline.validation import validate_row
+
+    card_file = CardFile(file)  # a bad encoding or header raises here, before anything starts
+    cards: list[Card] = []
+    rejects: list[Reject] = []
+    rows = 0
+    for item in card_file.rows():
+        rows += 1
+        if isinstance(item, Reject):
+            rejects.append(item)
+            continue
+        outcome = validate_row(item.values, source=card_file.source, line=item.line)
+        if isinstance(outcome, Reject):
+            rejects.append(outcome)
+        else:
+            cards.append(outcome)
+    return rows, cards, rejects
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingMatch:
+    """What Salesforce already holds for a person: the action and the candidate record ids."""
+
+    action: str  # create, update, link, needs_review
+    target_ids: tuple[str, ...] = ()
+
+
+def match_existing(
+    rt: Any, persons: list[Person], account_ids: dict[str, str]
+) -> dict[str, ExistingMatch]:
+    """Per person: our own Contact (update); else one Contact by e-mail, then by name at the
+    person's existing Account (link); several candidates (needs_review); none (create).
+    One SOQL per chunk and step, every value escaped. `account_ids`: person key -> Account Id.
+    """
+    sf = rt.settings.salesforce
+    ext_field = sf.contact_external_id_field
+    out: dict[str, ExistingMatch] = {}
+    for start in range(0, len(persons), CHUNK):
+        chunk = persons[start : start + CHUNK]
+        ours = _query_in(rt, f"Id, {ext_field}", ext_field, [p.person_key for p in chunk])
+        by_key: dict[str, list[str]] = {}
+        for record in ours:
+            by_key.setdefault(record[ext_field], []).append(record["Id"])
+        rest = []
+        for person in chunk:
+            ids = by_key.get(person.person_key, [])
+            if ids:
+                out[person.person_key] = ExistingMatch(
+                    "update" if len(ids) == 1 else "needs_review", tuple(ids)
+                )
+            else:
+                rest.append(person)
+        fields = f"Id, Email, LastName, FirstName, AccountId, {ext_field}"
+        emails = [normalize_email(p.get("email")) for p in rest if p.get("email")]
+        by_email: dict[str, list[str]] = {}
+        for record in _query_in(rt, fields, "Email", emails):
+            if not record.get(ext_field):
+                by_email.setdefault(normalize_email(record.get("Email") or ""), []).append(
+                    record["Id"]
+                )
+        unmatched = []
+        for person in rest:
+            ids = (
+                by_email.get(normalize_email(person.get("email")), [])
+                if person.get("email")
+                else []
+            )
+            if ids:
+                out[person.person_key] = ExistingMatch(
+                    "link" if len(ids) == 1 else "needs_review", tuple(ids)
+                )
+            else:
+                unmatched.append(person)
+        accounts = [account_ids.get(p.person_key, "") for p in unmatched]
+        by_name: dict[tuple[str, str], list[str]] = {}
+        for record in _query_in(rt, fields, "AccountId", accounts):
+            name = normalize_name(record.get("LastName") or "", record.get("FirstName") or "")
+            if not record.get(ext_field):
+                by_name.setdefault((name, record["AccountId"]), []).append(record["Id"])
+        for person in unmatched:
+            key = (
+                normalize_name(person.get("last_name"), person.get("first_name")),
+                account_ids.get(person.person_key, ""),
+            )
+            ids = by_name.get(key, []) if key[1] else []
+            if ids:
+                action = "link" if len(ids) == 1 else "needs_review"
+                out[person.person_key] = ExistingMatch(action, tuple(ids))
+            else:
+                out[person.person_key] = ExistingMatch("create")
+    return out
+
+
+def _query_in(rt: Any, fields: str, field: str, values: list[str]) -> list[dict[str, Any]]:
+    values = list(dict.fromkeys(v for v in values if v))
+    if not values:
+        return []
+    literals = ", ".join(soql_quote(v) for v in values)
+    soql = f"SELECT {fields} FROM Contact WHERE {field} IN ({literals})"
+    return list(rt.gateway.query_all(soql))
+
+
+def run_preview(
+    file: Path, out_dir: Path, *, salesforce_seed: Path | None = None
+) -> PreviewSummary:
+    """Ingest, merge and map `file` without writing; CSVs of the outcome go to `out_dir`."""
+    from workers.resolver import resolve_records
+    from workers.runtime import Runtime
+
+    started = time.monotonic()
+    rows, cards, rejects = _read(file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="cardsync-preview-") as tmp,
+        _preview_settings(Path(tmp), salesforce_seed) as settings,
+    ):
+        rt = Runtime(settings)
+        # A throwaway index knows no earlier import: this file is the first, so its Sansan
+        # users form the initial owner mapping, as they would on a fresh installation.
+        rt.owners.begin_import(PREVIEW_IMPORT)
+        index = rt.persons
+        for start in range(0, len(cards), CHUNK):
+            index.join(cards[start : start + CHUNK], PREVIEW_IMPORT)
+        card_person = (
+            rt.redis.hmget(rt.keys.card_person(), [c.card_id for c in cards]) if cards else []
+        )
+        person_of = [index.resolve(pk) for pk in card_person]
+        live = list(dict.fromkeys(person_of))
+        loaded = index.load(live)
+        records = []
+        for start in range(0, len(live), CHUNK):
+            chunk = [loaded[pk] for pk in live[start : start + CHUNK] if pk in loaded]
+            records.extend(r.record for r in resolve_records(rt, chunk, PREVIEW_IMPORT))
+        account_ids = {
+            r.external_id: r.payload.get("AccountId", "") for r in records if r.sobject == "Contact"
+        }
+        existing = match_existing(
+            rt, [loaded[pk].person for pk in live if pk in loaded], account_ids
+        )
+        usernames = {u.id: u.username for u in rt.directory.get().users_by_id.values()}
+        rt.redis.close()
+
+    with (out_dir / "persons.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("card_id", "person_key"))
+        writer.writerows(zip((c.card_id for c in cards), person_of, strict=True))
+
+    actions = {"create": 0, "update": 0, "link": 0, "needs_review": 0}
+    new_accounts = {r.external_id for r in records if r.sobject == "Account"}
+    existing_accounts = set()
+    with (out_dir / "plan.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(PLAN_HEADER)
+        for record in records:
+            if record.sobject != "Contact":
+                continue
+            payload = record.payload
+            match = existing[record.external_id]
+            actions[match.action] += 1
+            account_ext = (payload.get("Account") or {}).get(
+                settings.salesforce.account_external_id_field, ""
+            )
+            if payload.get("AccountId"):
+                existing_accounts.add(payload["AccountId"])
+            person = loaded[record.external_id].person
+            writer.writerow(
+                (
+                    record.external_id,
+                    match.action,
+                    ";".join(match.target_ids),
+                    payload.get("OwnerId", ""),
+                    usernames.get(payload.get("OwnerId", ""), ""),
+                    payload.get("AccountId", ""),
+                    account_ext,
+                    person.get("company_name"),
+                    f"{person.get('last_name')} {person.get('first_name')}".strip(),
+                    person.get("email"),
+                    ";".join(record.card_ids),
+                )
+            )
+
+    with (out_dir / "rejects.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("card_id", "line", "field", "reason"))
+        writer.writerows((r.card_id, r.line, r.field, r.reason) for r in rejects)
+
+    return PreviewSummary(
+        rows_read=rows,
+        cards=len(cards),
+        rejected=len(rejects),
+        persons=len(live),
+        create=actions["create"],
+        update=actions["update"],
+        link=actions["link"],
+        needs_review=actions["needs_review"],
+        accounts_existing=len(existing_accounts),
+        accounts_new=len(new_accounts),
+        elapsed_s=round(time.monotonic() - started, 2),
+        out_dir=str(out_dir),
+    )
+
+
+def preview(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Sansan card CSV (CP932 or UTF-8).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Where persons/plan/rejects.csv go.")
+    ] = Path("preview"),
+    salesforce_seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--salesforce-seed",
+            exists=True,
+            dir_okay=False,
+            help="Seed a local Salesforce emulator with this JSON instead of the configured org.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Dry run: what an import of FILE would merge and write, without writing anything."""
+    summary = run_preview(file, out, salesforce_seed=salesforce_seed)
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(summary.render())

@@ -17,7 +17,7 @@ ACCOUNT_SOQL = "SELECT Id, Name FROM Account ORDER BY CreatedDate, Id"
 
 
 class AccountIndex:
-    """company key -> Account Id; a key several Accounts share keeps the oldest and is counted."""
+    """company key -> Account Id; keys that several Accounts share are kept apart, unresolved."""
 
     def __init__(
         self, client: redis.Redis, keys: Keys, gateway: SalesforceGateway, *, refresh_s: int
@@ -40,7 +40,7 @@ class AccountIndex:
 
     def _load(self) -> None:
         index: dict[str, str] = {}
-        ambiguous: set[str] = set()
+        ambiguous: dict[str, list[str]] = {}
         count = 0
         for record in self._gateway.query_all(ACCOUNT_SOQL):
             count += 1
@@ -48,13 +48,18 @@ class AccountIndex:
             if not key:
                 continue
             if key in index:
-                ambiguous.add(key)
+                ambiguous.setdefault(key, [index[key]]).append(record["Id"])
             else:
                 index[key] = record["Id"]
         pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(self._keys.account_index())
+        pipe.delete(self._keys.account_index(), self._keys.account_index() + ":ambiguous")
         if index:
             pipe.hset(self._keys.account_index(), mapping=index)
+        if ambiguous:
+            pipe.hset(
+                self._keys.account_index() + ":ambiguous",
+                mapping={k: ",".join(ids) for k, ids in ambiguous.items()},
+            )
         pipe.hset(
             self._keys.account_index_meta(),
             mapping={"loaded_at": time.time(), "accounts": count, "ambiguous": len(ambiguous)},
@@ -68,6 +73,14 @@ class AccountIndex:
             return {}
         ids = self._redis.hmget(self._keys.account_index(), keys)
         return {k: i for k, i in zip(keys, ids, strict=True) if i}
+
+    def ambiguous(self, company_keys: list[str]) -> dict[str, list[str]]:
+        """Company keys that several existing Accounts share: which Account is meant is unclear."""
+        keys = [k for k in dict.fromkeys(company_keys) if k]
+        if not keys:
+            return {}
+        ids = self._redis.hmget(self._keys.account_index() + ":ambiguous", keys)
+        return {k: i.split(",") for k, i in zip(keys, ids, strict=True) if i}
 
     def claim(self, company_key: str, record_json: str) -> str:
         """The Account record to write for a new company: the first asker's, for everyone.

@@ -59,6 +59,18 @@ class Keys:
     def record_errors(self) -> str:  # hash: sobject/external id -> error JSON
         return f"{self.ns}:record_errors"
 
+    def writer_breaker(self) -> str:  # hash: until_ms, reason, opened_ms, trips
+        return f"{self.ns}:wb:breaker"
+
+    def calls_in_flight(self) -> str:  # zset: call token -> lease end (ms)
+        return f"{self.ns}:sf:calls"
+
+    def bulk_jobs(self) -> str:  # hash: Bulk API 2.0 job id -> JSON {sobject, records, state}
+        return f"{self.ns}:sf:bulk_jobs"
+
+    def record_retries(self) -> str:  # hash: sobject/external id -> transient failures so far
+        return f"{self.ns}:wb:record_retries"
+
     def stats(self) -> str:
         return f"{self.ns}:stats"
 
@@ -74,6 +86,24 @@ class Keys:
 
     def account_index_meta(self) -> str:
         return f"{self.ns}:sf:accounts:meta"
+
+    def contact_index_meta(self) -> str:
+        return f"{self.ns}:sf:contacts:meta"
+
+    def contact_index_email(self) -> str:  # hash: email -> Contact ids (not ours)
+        return f"{self.ns}:sf:contacts:email"
+
+    def contact_index_name(self) -> str:  # hash: "name|AccountId" -> Contact ids (not ours)
+        return f"{self.ns}:sf:contacts:name"
+
+    def contact_index_linked(self) -> str:  # set: Contact ids we linked since the last read
+        return f"{self.ns}:sf:contacts:linked"
+
+    def contact_links(self) -> str:  # hash: existing Contact id -> person key linked to it
+        return f"{self.ns}:sf:contacts:links"
+
+    def needs_review(self) -> str:  # hash: person key -> candidates JSON
+        return f"{self.ns}:needs_review"
 
     def account_claims(self) -> str:  # hash: company key -> person key that asked for the Account
         return f"{self.ns}:sf:account_claims"

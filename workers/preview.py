@@ -24,6 +24,7 @@ from config.settings import AuthFlow, Settings, load_settings
 from pipeline.csv_source import CardFile
 from pipeline.models import Card, Person, Reject
 from pipeline.normalize import normalize_email, normalize_name
+from workers.contact_matching import soql_quote
 from workers.local_redis import start_local_redis
 
 CHUNK = 200
@@ -64,13 +65,6 @@ class PreviewSummary:
     def render(self) -> str:
         width = max(len(k) for k in self.to_dict())
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.to_dict().items())
-
-
-def soql_quote(value: str) -> str:
-    """A SOQL string literal: backslash and quote escaped, as Salesforce requires."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return f"'{escaped}'"
 
 
 @contextlib.contextmanager
@@ -235,7 +229,8 @@ def run_preview(
         records = []
         for start in range(0, len(live), CHUNK):
             chunk = [loaded[pk] for pk in live[start : start + CHUNK] if pk in loaded]
-            records.extend(r.record for r in resolve_records(rt, chunk, PREVIEW_IMPORT))
+            planned = resolve_records(rt, chunk, PREVIEW_IMPORT, match_existing_records=False)
+            records.extend(r.record for r in planned)
         account_ids = {
             r.external_id: r.payload.get("AccountId", "") for r in records if r.sobject == "Contact"
         }

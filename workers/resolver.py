@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import structlog
+
 from pipeline.models import SyncRecord
 from pipeline.normalize import normalize_company
 from pipeline.owners import OwnerDecision, SansanOwner, resolve_owner
@@ -14,9 +16,12 @@ from pipeline.records import (
     contact_record,
     merged_marker_record,
 )
+from workers.contact_matching import ExistingMatch, needs_review_entry, stamp_external_ids
 from workers.person_index import LoadedPerson
 from workers.runtime import Runtime
 from workers.writer_buffer import MERGED_MARKER_VERSION, BufferedRecord
+
+log = structlog.get_logger(__name__)
 
 
 def owner_of(loaded: LoadedPerson) -> SansanOwner:
@@ -25,7 +30,11 @@ def owner_of(loaded: LoadedPerson) -> SansanOwner:
 
 
 def resolve_records(
-    rt: Runtime, persons: list[LoadedPerson], import_id: str
+    rt: Runtime,
+    persons: list[LoadedPerson],
+    import_id: str,
+    *,
+    match_existing_records: bool = True,
 ) -> list[BufferedRecord]:
     """Owner and Account for each person, then the Account (if new) and Contact records to write."""
     if not persons:
@@ -48,6 +57,13 @@ def resolve_records(
         if key and key not in existing
     }
     created = rt.ledger.salesforce_ids("Account", list(ours.values()))
+
+    review: set[str] = set()
+    if match_existing_records:  # off for the preview, which must not write anything
+        review = match_existing_contacts(
+            rt, persons, {pk: existing.get(k, "") for pk, k in company_keys.items()}
+        )
+        review |= review_ambiguous_accounts(rt, persons, company_keys)
 
     out: list[BufferedRecord] = []
     for lp in persons:
@@ -78,6 +94,8 @@ def resolve_records(
                 )
                 claimed = rt.accounts.claim(key, json.dumps(mine.to_dict(), ensure_ascii=False))
                 out.append(BufferedRecord(SyncRecord.from_dict(json.loads(claimed)), 0))
+        if person.person_key in review:
+            continue  # several existing Contacts could be this person: write nothing, ask a human
         out.append(
             BufferedRecord(
                 contact_record(
@@ -94,6 +112,61 @@ def resolve_records(
         )
     rt.owners.record_seen(decisions)
     return out
+
+
+def match_existing_contacts(
+    rt: Runtime, persons: list[LoadedPerson], existing_account_ids: dict[str, str]
+) -> set[str]:
+    """Link new persons to Contacts the org already has; returns the persons needing review.
+
+    Only persons cardsync has never written are looked up. One match: our external ID is stamped
+    on that Contact now, before the person's upsert is buffered, so the upsert updates it.
+    """
+    ext_field = rt.settings.salesforce.contact_external_id_field
+    keys = [lp.person.person_key for lp in persons]
+    known = set(rt.ledger.salesforce_ids("Contact", keys)) | rt.contacts.linked_persons(keys)
+    new = [lp.person for lp in persons if lp.person.person_key not in known]
+    matches = rt.contacts.match(new, existing_account_ids)
+    people = {p.person_key: p for p in new}
+    review: dict[str, str] = {}
+    wanted = {m.target_ids[0]: pk for pk, m in matches.items() if m.action == "link"}
+    claimed = rt.contacts.claim(wanted)
+    failures = stamp_external_ids(rt.gateway, ext_field, claimed)
+    for pk, match in matches.items():
+        target = match.target_ids[0]
+        if match.action == "needs_review":
+            review[pk] = needs_review_entry(match, people[pk])
+        elif target not in claimed:
+            review[pk] = needs_review_entry(match, people[pk], "linked to another person")
+        elif target in failures:
+            review[pk] = needs_review_entry(match, people[pk], f"link failed: {failures[target]}")
+    pipe = rt.redis.pipeline(transaction=False)
+    if review:
+        pipe.hset(rt.keys.needs_review(), mapping=review)
+    resolved = [pk for pk in keys if pk not in review]
+    if resolved:
+        pipe.hdel(rt.keys.needs_review(), *resolved)
+    pipe.execute()
+    if claimed:
+        log.info("contacts_linked", linked=len(claimed) - len(failures), failed=len(failures))
+    return set(review)
+
+
+def review_ambiguous_accounts(
+    rt: Runtime, persons: list[LoadedPerson], company_keys: dict[str, str]
+) -> set[str]:
+    """Persons whose company matches several existing Accounts: not guessed, sent to review."""
+    ambiguous = rt.accounts.ambiguous(list(company_keys.values()))
+    review = {
+        lp.person.person_key: needs_review_entry(
+            ExistingMatch("needs_review", tuple(ambiguous[key]), "account"), lp.person
+        )
+        for lp in persons
+        if (key := company_keys[lp.person.person_key]) in ambiguous
+    }
+    if review:
+        rt.redis.hset(rt.keys.needs_review(), mapping=review)
+    return set(review)
 
 
 def merged_away_records(rt: Runtime, merged_into: dict[str, str]) -> list[BufferedRecord]:

@@ -14,6 +14,7 @@ from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
 from workers.account_index import AccountIndex
 from workers.batch_writer import BatchWriter
+from workers.contact_matching import ContactIndex
 from workers.import_tracker import ImportTracker
 from workers.keys import Keys
 from workers.owner_mapping import OwnerMappingStore
@@ -96,6 +97,17 @@ class Runtime:
             self.keys,
             self.gateway,
             refresh_s=self.settings.salesforce.directory_refresh_s,
+        )
+
+    @cached_property
+    def contacts(self) -> ContactIndex:
+        sf = self.settings.salesforce
+        return ContactIndex(
+            self.redis,
+            self.keys,
+            self.gateway,
+            external_id_field=sf.contact_external_id_field,
+            refresh_s=sf.directory_refresh_s,
         )
 
     @cached_property

@@ -1,0 +1,117 @@
+"""New persons meet Contacts the org already has: linked when one matches, reviewed when several."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emulators.salesforce.seed import default_seed
+from emulators.salesforce.server import start_emulator
+from pipeline.models import Person
+from tests.integration.harness import pipeline_env, running_workers, runtime_for, wait_drained
+from workers.contact_matching import ContactIndex
+from workers.importer import import_file
+
+HEADER = (
+    "名刺ID,名刺所有者ユーザID,名刺所有者メールアドレス,会社名,"
+    "氏名[姓],氏名[名],メールアドレス,名刺交換日\n"
+)
+ROWS = [
+    # same email as an existing Contact -> linked
+    "C1,U0001,tanaka@example.co.jp,株式会社サンプル商事,山田,太郎,Taro.Yamada@sample.co.jp,2024-01-10",
+    # no email match, same name at an existing Account -> linked by name and Account
+    "C2,U0001,tanaka@example.co.jp,東京システム(株),鈴木,花子,hanako.new@tokyo-sys.co.jp,2024-01-11",
+    # two existing Contacts share this email -> needs review, nothing written
+    "C3,U0001,tanaka@example.co.jp,大阪物産株式会社,佐々木,健,shared@osaka.co.jp,2024-01-12",
+    # two existing Accounts are this company -> needs review, nothing written
+    "C5,U0001,tanaka@example.co.jp,ダブル(株),二宮,和也,kazuya@double.co.jp,2024-01-14",
+    # nothing matches -> created
+    "C4,U0001,tanaka@example.co.jp,北海道フーズ株式会社,北川,翔,sho@hokkaido.co.jp,2024-01-13",
+]
+
+
+def org_with_contacts() -> dict:
+    seed = default_seed()
+    # Seed references need an external ID; the key values are not cardsync's own derived keys.
+    for account in seed["Account"]:
+        account["Sansan_Company_Key__c"] = "seed-" + account["Name"]
+    seed["Account"] += [{"Name": "株式会社ダブル"}, {"Name": "ダブル株式会社 大阪支店"}]
+    seed["Contact"] = [
+        {
+            "LastName": "山田",
+            "FirstName": "太郎",
+            "Email": "taro.yamada@sample.co.jp",
+            "Account": {"Sansan_Company_Key__c": "seed-株式会社サンプル商事"},
+        },
+        {
+            "LastName": "鈴木",
+            "FirstName": "花子",
+            "Account": {"Sansan_Company_Key__c": "seed-東京システム株式会社"},
+        },
+        {"LastName": "佐々木", "FirstName": "健", "Email": "shared@osaka.co.jp"},
+        {"LastName": "佐々木", "FirstName": "健一", "Email": "shared@osaka.co.jp"},
+        {"LastName": "O'Brien", "FirstName": "Pat", "Email": "pat.o'brien@example.com"},
+    ]
+    return seed
+
+
+@pytest.fixture()
+def setup(redis_server, redis_client, tmp_path):
+    emulator = start_emulator(seed=org_with_contacts(), data_dir=tmp_path / "emulator")
+    env = pipeline_env(redis_server.url, emulator)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield runtime_for(env), emulator, env, tmp_path
+    emulator.stop()
+
+
+def test_existing_contacts_are_linked_or_reviewed_never_duplicated(setup):
+    rt, emulator, env, tmp_path = setup
+    path = tmp_path / "cards.csv"
+    path.write_text(HEADER + "\n".join(ROWS) + "\n", encoding="utf-8")
+    with running_workers(env, tmp_path / "workers.log") as workers:
+        started = import_file(rt, path)
+        wait_drained(rt, started.import_id, workers)
+    contacts = emulator.store.query_records("Contact")
+    assert len(contacts) == 5 + 1  # five existing, one created (C4); none duplicated
+    ours = {c["Sansan_Person_Id__c"]: c for c in contacts if c["Sansan_Person_Id__c"]}
+    assert len(ours) == 3
+    by_email = {(c["Email"] or "").lower(): c for c in ours.values()}
+    yamada = by_email["taro.yamada@sample.co.jp"]
+    assert yamada["LastName"] == "山田"  # the existing record, now carrying our external ID
+    hanako = by_email["hanako.new@tokyo-sys.co.jp"]  # linked by name at the Account, email updated
+    assert hanako["LastName"] == "鈴木" and hanako["FirstName"] == "花子"
+    review = sorted(rt.redis.hvals(rt.keys.needs_review()))
+    assert len(review) == 2
+    reasons = {json.loads(entry)["reason"]: json.loads(entry) for entry in review}
+    assert len(reasons["email"]["candidates"]) == 2  # the two Contacts sharing the email
+    assert len(reasons["account"]["candidates"]) == 2  # the two Accounts of one company
+    assert all(c.startswith("001") for c in reasons["account"]["candidates"])
+
+
+def test_query_mode_escapes_values_and_finds_the_contact(setup):
+    rt, *_ = setup
+    index = ContactIndex(
+        rt.redis,
+        rt.keys,
+        rt.gateway,
+        external_id_field="Sansan_Person_Id__c",
+        refresh_s=60,
+        max_indexed=1,
+    )
+    assert index.ensure_fresh() == "query"
+    person = Person(
+        "Px",
+        ("c",),
+        {"last_name": "O'Brien", "first_name": "Pat", "email": "Pat.O'Brien@example.com"},
+        "",
+        "",
+        "",
+        "",
+    )
+    sneaky = Person("Py", ("d",), {"last_name": "X", "email": "x' OR Email != '"}, "", "", "", "")
+    matches = index.match([person, sneaky], {})
+    assert set(matches) == {"Px"}
+    assert matches["Px"].action == "link" and matches["Px"].reason == "email"

@@ -1,0 +1,265 @@
+"""Finding Contacts that already exist in Salesforce (not made by cardsync) for new persons.
+
+Before cardsync creates a Contact it looks for one the org already has: by email, else by name
+at the person's existing Account. Exactly one candidate is linked (our external ID is stamped on
+it, so the upsert updates it); several are not guessed at: the person waits in `needs_review`.
+
+Lookups cost few API calls: one `COUNT()` per refresh tells how many Contacts lack our external
+ID; up to `max_indexed` of them are read once into Redis, beyond that each chunk sends one SOQL
+query with every value escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import structlog
+
+from pipeline.models import Person
+from pipeline.normalize import normalize_email, normalize_name
+from workers.keys import Keys
+from workers.salesforce import SalesforceGateway
+
+log = structlog.get_logger(__name__)
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal: backslash and quote escaped, as Salesforce requires."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f"'{escaped}'"
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingMatch:
+    action: str  # "link" (one candidate) or "needs_review" (several)
+    target_ids: tuple[str, ...]
+    reason: str  # "email" or "name_and_account"
+
+
+def _name_key(last: str, first: str, account_id: str) -> str:
+    return f"{normalize_name(last, first)}|{account_id}"
+
+
+def decide(
+    person: Person, account_id: str, by_email: dict[str, list[str]], by_name: dict[str, list[str]]
+) -> ExistingMatch | None:
+    """Email first, then name at the person's existing Account; None when nothing matches."""
+    email = normalize_email(person.get("email"))
+    for reason, ids in (
+        ("email", by_email.get(email, []) if email else []),
+        (
+            "name_and_account",
+            by_name.get(
+                _name_key(person.get("last_name"), person.get("first_name"), account_id), []
+            )
+            if account_id
+            else [],
+        ),
+    ):
+        unique = tuple(sorted(set(ids)))
+        if unique:
+            return ExistingMatch("link" if len(unique) == 1 else "needs_review", unique, reason)
+    return None
+
+
+class ContactIndex:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        gateway: SalesforceGateway,
+        *,
+        external_id_field: str,
+        refresh_s: int,
+        max_indexed: int = 50_000,
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._gateway = gateway
+        self._ext = external_id_field
+        self._refresh_s = refresh_s
+        self._max_indexed = max_indexed
+
+    def _fields(self) -> str:
+        return "Id, Email, LastName, FirstName, AccountId"
+
+    def ensure_fresh(self) -> str:
+        """The lookup mode: "empty" (nothing to match), "index" (in Redis) or "query" (SOQL)."""
+        meta = self._keys.contact_index_meta()
+        current = self._redis.hgetall(meta)
+        if current and time.time() - float(current["loaded_at"]) < self._refresh_s:
+            return str(current["mode"])
+        with self._redis.lock(meta + ":lock", timeout=600, blocking_timeout=300):
+            current = self._redis.hgetall(meta)
+            if current and time.time() - float(current["loaded_at"]) < self._refresh_s:
+                return str(current["mode"])
+            return self._load()
+
+    def _load(self) -> str:
+        client = self._gateway.client()
+        count = int(
+            client.query(f"SELECT COUNT() FROM Contact WHERE {self._ext} = null")["totalSize"]
+        )
+        by_email: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        mode = "empty" if count == 0 else ("index" if count <= self._max_indexed else "query")
+        if mode == "index":
+            soql = f"SELECT {self._fields()} FROM Contact WHERE {self._ext} = null"
+            for record in self._gateway.query_all(soql):
+                self._add(record, by_email, by_name)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._keys.contact_index_email(), self._keys.contact_index_name())
+        if by_email:
+            pipe.hset(self._keys.contact_index_email(), mapping=_joined(by_email))
+        if by_name:
+            pipe.hset(self._keys.contact_index_name(), mapping=_joined(by_name))
+        pipe.hset(
+            self._keys.contact_index_meta(),
+            mapping={"loaded_at": time.time(), "mode": mode, "contacts": count},
+        )
+        pipe.execute()
+        log.info("contact_index_loaded", mode=mode, contacts=count)
+        return mode
+
+    @staticmethod
+    def _add(
+        record: dict[str, Any], by_email: dict[str, list[str]], by_name: dict[str, list[str]]
+    ) -> None:
+        email = normalize_email(record.get("Email") or "")
+        if email:
+            by_email.setdefault(email, []).append(record["Id"])
+        if record.get("AccountId"):
+            key = _name_key(
+                record.get("LastName") or "", record.get("FirstName") or "", record["AccountId"]
+            )
+            by_name.setdefault(key, []).append(record["Id"])
+
+    def match(self, persons: list[Person], account_ids: dict[str, str]) -> dict[str, ExistingMatch]:
+        """person key -> match, for the persons that have one (a whole chunk in one lookup)."""
+        if not persons:
+            return {}
+        mode = self.ensure_fresh()
+        if mode == "empty":
+            return {}
+        emails = sorted({e for p in persons if (e := normalize_email(p.get("email")))})
+        names = sorted(
+            {
+                _name_key(p.get("last_name"), p.get("first_name"), account_ids[p.person_key])
+                for p in persons
+                if account_ids.get(p.person_key)
+            }
+        )
+        by_email: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        if mode == "index":
+            linked = self._keys.contact_index_linked()
+            for target, key, wanted in (
+                (by_email, self._keys.contact_index_email(), emails),
+                (by_name, self._keys.contact_index_name(), names),
+            ):
+                if wanted:
+                    for value, ids in zip(wanted, self._redis.hmget(key, wanted), strict=True):
+                        if ids:
+                            target[value] = ids.split(",")
+            taken = {i for ids in (*by_email.values(), *by_name.values()) for i in ids}
+            if taken:
+                gone = {
+                    i
+                    for i, m in zip(
+                        sorted(taken), self._redis.smismember(linked, sorted(taken)), strict=True
+                    )
+                    if m
+                }
+                by_email = {k: [i for i in v if i not in gone] for k, v in by_email.items()}
+                by_name = {k: [i for i in v if i not in gone] for k, v in by_name.items()}
+        else:
+            accounts = sorted(
+                {account_ids[p.person_key] for p in persons if account_ids.get(p.person_key)}
+            )
+            conditions = []
+            if emails:
+                conditions.append(f"Email IN ({', '.join(soql_quote(e) for e in emails)})")
+            if accounts:
+                conditions.append(f"AccountId IN ({', '.join(soql_quote(a) for a in accounts)})")
+            if conditions:
+                soql = (
+                    f"SELECT {self._fields()} FROM Contact WHERE {self._ext} = null "
+                    f"AND ({' OR '.join(conditions)})"
+                )
+                for record in self._gateway.query_all(soql):
+                    self._add(record, by_email, by_name)
+        matches = {}
+        for person in persons:
+            found = decide(person, account_ids.get(person.person_key, ""), by_email, by_name)
+            if found is not None:
+                matches[person.person_key] = found
+        return matches
+
+    def claim(self, links: dict[str, str]) -> dict[str, str]:
+        """contact id -> person key; returns the ones this person may link (first claim wins)."""
+        if not links:
+            return {}
+        pipe = self._redis.pipeline(transaction=True)
+        for contact_id, person_key in links.items():
+            pipe.hsetnx(self._keys.contact_links(), contact_id, person_key)
+        pipe.hmget(self._keys.contact_links(), list(links))
+        owners = pipe.execute()[-1]
+        self._redis.sadd(self._keys.contact_index_linked(), *links)
+        return {c: pk for (c, pk), owner in zip(links.items(), owners, strict=True) if owner == pk}
+
+    def linked_persons(self, person_keys: list[str]) -> set[str]:
+        """Persons already linked to an existing Contact: never matched again."""
+        if not person_keys:
+            return set()
+        linked = set(self._redis.hvals(self._keys.contact_links()))
+        return linked & set(person_keys)
+
+
+def _joined(groups: dict[str, list[str]]) -> dict[str, str]:
+    return {key: ",".join(ids) for key, ids in groups.items()}
+
+
+def stamp_external_ids(
+    gateway: SalesforceGateway, external_id_field: str, links: dict[str, str]
+) -> dict[str, str]:
+    """Write our external ID on each linked Contact (contact id -> person key); returns failures."""
+    if not links:
+        return {}
+    items = list(links.items())
+    failures: dict[str, str] = {}
+    for start in range(0, len(items), 200):
+        batch = items[start : start + 200]
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Contact"}, "Id": cid, external_id_field: pk}
+                for cid, pk in batch
+            ],
+        }
+        results = gateway.client().restful("composite/sobjects", method="PATCH", json=body)
+        for (cid, _), result in zip(batch, results, strict=True):
+            if not result.get("success"):
+                codes = ",".join(e.get("statusCode", "") for e in result.get("errors", []))
+                failures[cid] = codes or "failed"
+    return failures
+
+
+def needs_review_entry(match: ExistingMatch, person: Person, note: str = "") -> str:
+    return json.dumps(
+        {
+            "candidates": list(match.target_ids),
+            "reason": match.reason,
+            "note": note,
+            "email": person.get("email"),
+            "name": f"{person.get('last_name')} {person.get('first_name')}".strip(),
+            "company": person.get("company_name"),
+            "card_ids": list(person.card_ids),
+            "at": time.time(),
+        },
+        ensure_ascii=False,
+    )

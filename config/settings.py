@@ -115,6 +115,11 @@ class WorkerSettings(BaseModel):
         description="A worker silent this long is dead; its messages return.",
     )
     max_retries: int = Field(default=10, ge=0, description="Retries of a failed message.")
+    maintenance_chance: int = Field(
+        default=100_000,
+        ge=1,
+        description="Broker calls per million that requeue dead workers' messages.",
+    )
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from emulators.salesforce.faults import FaultSettings, parse_error_rate, parse_record_fault
 from emulators.salesforce.seed import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -68,6 +69,7 @@ def run_salesforce(
     log_requests: bool = False,
     host: str = "127.0.0.1",
     public_host: str | None = None,
+    faults: FaultSettings | None = None,
     stop: threading.Event | None = None,
     echo: Callable[[str], None] = typer.echo,
 ) -> None:
@@ -84,6 +86,7 @@ def run_salesforce(
         log_requests=log_requests,
         host=host,
         public_host=public_host,
+        faults=faults,
     )
     previous: dict[signal.Signals, object] = {}
 
@@ -146,8 +149,70 @@ def salesforce(
         str | None,
         typer.Option(help="Name clients use to reach it (URLs, certificate); default 127.0.0.1."),
     ] = None,
+    fault_seed: Annotated[
+        int, typer.Option(help="Seed of the random draws of fault injection.")
+    ] = 0,
+    error_rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CODE=RATE: share of data calls answered with this error, e.g. "
+            "SERVER_UNAVAILABLE=0.1 (repeatable)."
+        ),
+    ] = None,
+    fail_record: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FIELD=VALUE[:CODE]: records with this value fail with CODE (default "
+            "STRING_TOO_LONG) (repeatable)."
+        ),
+    ] = None,
+    record_lock_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of records failing UNABLE_TO_LOCK_ROW.")
+    ] = 0.0,
+    drop_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of calls whose connection is dropped.")
+    ] = 0.0,
+    slow_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of calls held --slow-ms before answering.")
+    ] = 0.0,
+    slow_ms: Annotated[int, typer.Option(min=0, help="Delay of a slow call.")] = 0,
+    expire_sessions_after: Annotated[
+        int, typer.Option(min=0, help="Expire every session once after N data calls (0: never).")
+    ] = 0,
+    limit_episode_after: Annotated[
+        int,
+        typer.Option(
+            min=0, help="After N data calls, answer REQUEST_LIMIT_EXCEEDED for a while, once."
+        ),
+    ] = 0,
+    limit_episode_s: Annotated[
+        float, typer.Option(min=0, help="Length of that REQUEST_LIMIT_EXCEEDED episode.")
+    ] = 60.0,
 ) -> None:
-    """Run a local Salesforce REST API emulator (HTTPS, SQLite-backed) until Ctrl-C."""
+    """Run a local Salesforce REST API emulator (HTTPS, SQLite-backed) until Ctrl-C.
+
+    Faults can also be changed while it runs: POST /__admin/faults with a JSON object of the
+    same settings (error_rates, record_failures, drop_rate, slow_rate, slow_ms, latency_ms,
+    expire_sessions_after, record_lock_rate, seed, limit_episode_s).
+    """
+    try:
+        faults = FaultSettings.from_dict(
+            {
+                "seed": fault_seed,
+                "error_rates": dict(parse_error_rate(t) for t in error_rate or []),
+                "record_failures": [parse_record_fault(t) for t in fail_record or []],
+                "record_lock_rate": record_lock_rate,
+                "drop_rate": drop_rate,
+                "slow_rate": slow_rate,
+                "slow_ms": slow_ms,
+                "expire_sessions_after": expire_sessions_after,
+                "limit_episode_after": limit_episode_after,
+                "limit_episode_length_s": limit_episode_s,
+            }
+        )
+    except ValueError as error:
+        typer.echo(f"Invalid fault settings: {error}", err=True)
+        raise typer.Exit(2) from None
     try:
         run_salesforce(
             port=port,
@@ -160,6 +225,7 @@ def salesforce(
             log_requests=log_requests,
             host=host,
             public_host=public_host,
+            faults=faults,
         )
     except OSError as error:
         typer.echo(f"Cannot start the Salesforce emulator on port {port}: {error}", err=True)

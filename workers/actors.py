@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dramatiq
 import structlog
 
-from pipeline.models import Card, Reject
+from pipeline.models import Card, Reject, SyncRecord
 from pipeline.validation import validate_row
 from workers.broker import broker  # noqa: F401  (sets the global broker before actors are declared)
 from workers.resolver import merged_away_records, resolve_records
@@ -43,17 +44,22 @@ def card_ingest(import_id: str, source: str, rows: list[list[Any]]) -> None:
 
 @dramatiq.actor(queue_name="card_merge", max_retries=_max_retries(), **RETRY_OPTIONS)
 def card_merge(import_id: str, cards: list[dict[str, Any]]) -> None:
-    """Join each card to its person (atomically, in Redis); forward the persons that changed."""
+    """Join each card to its person (atomically, in Redis); forward the chunk's persons."""
     rt = get_runtime()
     results = rt.persons.join([Card.from_dict(c) for c in cards], import_id)
-    changed = list(dict.fromkeys(r.person_key for r in results if r.changed))
+    # Every person of the chunk goes on, changed or not: if a worker died between the join and
+    # this send, the redelivered chunk finds its cards "unchanged" and would otherwise forward
+    # nothing. Unchanged persons cost no API call (the ledger skips identical writes).
+    persons = list(dict.fromkeys(r.person_key for r in results))
+    changed = sum(1 for r in results if r.changed)
     merged_into = {gone: r.person_key for r in results for gone in r.merged_away}
-    if changed or merged_into:
-        card_map.send(import_id=import_id, person_keys=changed, merged_into=merged_into)
+    if persons or merged_into:
+        card_map.send(import_id=import_id, person_keys=persons, merged_into=merged_into)
     log.info(
         "chunk_merged",
         cards=len(cards),
-        persons_changed=len(changed),
+        cards_changed=changed,
+        persons=len(persons),
         persons_merged=len(merged_into),
     )
 
@@ -78,8 +84,6 @@ def card_map(
 def card_write(import_id: str, records: list[dict[str, Any]]) -> None:
     """Buffer the records (latest version per external ID wins) and flush what is due."""
     rt = get_runtime()
-    from pipeline.models import SyncRecord
-
     rt.buffer.put(
         [BufferedRecord(SyncRecord.from_dict(r["record"]), int(r["version"])) for r in records]
     )
@@ -95,11 +99,21 @@ def flush_writer() -> None:
 
 def _flush_and_reschedule() -> None:
     rt = get_runtime()
-    report = rt.writer.flush_due()
+    writer = rt.writer
+    report = writer.flush_due()
     if report.calls:
-        log.info("writer_flushed", calls=report.calls, written=report.written, failed=report.failed)
-    if rt.writer.pending():
-        linger = rt.settings.pipeline.linger_ms
+        log.info(
+            "writer_flushed",
+            calls=report.calls,
+            written=report.written,
+            failed=report.failed,
+            retried=report.retried,
+        )
+    if writer.pending():
+        delay = rt.settings.pipeline.linger_ms
+        if report.paused_until is not None:
+            # Every writer is paused (API budget): the timer wakes when the pause ends.
+            delay = max(delay, int((report.paused_until - time.time()) * 1000) + 50)
         # One timer at a time; its key expires so a lost timer message cannot stall the buffer.
-        if rt.redis.set(rt.keys.flush_tick(), "1", nx=True, px=linger + 5_000):
-            flush_writer.send_with_options(delay=linger)
+        if rt.redis.set(rt.keys.flush_tick(), "1", nx=True, px=delay + 5_000):
+            flush_writer.send_with_options(delay=delay)

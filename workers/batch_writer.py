@@ -10,12 +10,25 @@ from typing import Any
 
 import redis
 import structlog
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from pipeline.models import SyncRecord
 from pipeline.records import merged_marker_record
+from workers.call_limiter import CallLimiter, CallSlotTimeout
+from workers.circuit_breaker import CircuitBreaker, WritersPaused
 from workers.import_tracker import ImportTracker
 from workers.keys import Keys
 from workers.salesforce import SalesforceGateway
+from workers.sf_errors import (
+    CallError,
+    CallFailure,
+    RecordOutcome,
+    SalesforceCallFailed,
+    classify_exception,
+    classify_record,
+    duplicate_match_id,
+    usage_share,
+)
 from workers.sync_ledger import SyncLedger, payload_hash
 from workers.writer_buffer import MERGED_MARKER_VERSION, Blocked, BufferedRecord, WriterBuffer
 
@@ -26,13 +39,63 @@ FLUSH_ORDER: tuple[str, ...] = ("Account", "Contact")
 DEPENDS_ON: dict[str, tuple[str, ...]] = {"Contact": ("Account",)}
 
 
+@dataclass(frozen=True)
+class WriterPolicy:
+    """How the writer meets failures; `from_settings` reads them (defaults stated here)."""
+
+    max_calls_in_flight: int = 10  # Salesforce calls at once across every worker process
+    retry_attempts: int = 4  # tries of one call before its batch goes back to the buffer
+    retry_initial_s: float = 0.2  # first backoff; doubles each try, with jitter
+    retry_max_s: float = 5.0
+    budget_usage_share: float = 0.9  # pause all writers when Sforce-Limit-Info reaches this
+    budget_initial_pause_s: float = 1.0  # first pause; doubles while the budget stays spent
+    budget_max_pause_s: float = 300.0
+    record_max_retries: int = 5  # transient per-record failures before a record is dead
+    # A call cannot outlast this (the client timeout plus a margin longer than any backoff), so
+    # a killed writer's call slot and leased batch come back after it; renewed on every try.
+    call_lease_s: float = 40.0
+    # A backlog this large (pending records of one sObject) is written through Bulk API 2.0
+    # ingest jobs of up to bulk_batch_size records instead of 200-record Collections calls.
+    bulk_threshold: int = 10_000
+    bulk_batch_size: int = 10_000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WriterPolicy:
+        p = settings.pipeline
+        d = cls()
+        return cls(
+            max_calls_in_flight=getattr(p, "sf_max_calls_in_flight", d.max_calls_in_flight),
+            retry_attempts=getattr(p, "sf_retry_attempts", d.retry_attempts),
+            retry_initial_s=getattr(p, "sf_retry_initial_s", d.retry_initial_s),
+            retry_max_s=getattr(p, "sf_retry_max_s", d.retry_max_s),
+            budget_usage_share=getattr(p, "sf_budget_usage_share", d.budget_usage_share),
+            budget_initial_pause_s=getattr(
+                p, "sf_budget_initial_pause_s", d.budget_initial_pause_s
+            ),
+            budget_max_pause_s=getattr(p, "sf_budget_max_pause_s", d.budget_max_pause_s),
+            record_max_retries=getattr(p, "sf_record_max_retries", d.record_max_retries),
+            call_lease_s=settings.salesforce.timeout_s + 10,
+            bulk_threshold=getattr(p, "bulk_threshold", d.bulk_threshold),
+            bulk_batch_size=getattr(p, "bulk_batch_size", d.bulk_batch_size),
+        )
+
+
 @dataclass
 class FlushReport:
     calls: int = 0
     written: int = 0
     skipped: int = 0
     failed: int = 0
+    retried: int = 0  # records returned to the buffer (transient failures)
+    linked: int = 0  # records linked to an existing record a duplicate rule matched
+    paused_until: float | None = None  # the breaker is open: no writer calls until then
+    deferred: bool = False  # a batch went back to the buffer; the timer flushes it later
+    bulk_jobs: int = 0  # batches written through Bulk API 2.0
     by_sobject: dict[str, int] = field(default_factory=dict)
+
+
+class _StopFlushing(Exception):
+    """The flush loop ends: the batch was returned to the buffer for a later flush."""
 
 
 def record_error_key(record: SyncRecord) -> str:
@@ -50,6 +113,7 @@ class BatchWriter:
         gateway: SalesforceGateway,
         *,
         merged_into_field: str = "Sansan_Merged_Into__c",
+        policy: WriterPolicy | None = None,
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -58,6 +122,21 @@ class BatchWriter:
         self._tracker = tracker
         self._gateway = gateway
         self._merged_into_field = merged_into_field
+        self.configured = False
+        self.configure(policy or WriterPolicy())
+
+    def configure(self, policy: WriterPolicy) -> None:
+        self.policy = policy
+        self.breaker = CircuitBreaker(
+            self._redis,
+            self._keys,
+            initial_pause_s=policy.budget_initial_pause_s,
+            max_pause_s=policy.budget_max_pause_s,
+        )
+        self.limiter = CallLimiter(
+            self._redis, self._keys, limit=policy.max_calls_in_flight, lease_s=policy.call_lease_s
+        )
+        self.buffer.lease_ms = int(policy.call_lease_s * 1000)
 
     def flush_due(self) -> FlushReport:
         """Write every full batch, and partial ones whose oldest record has lingered long enough."""
@@ -67,13 +146,25 @@ class BatchWriter:
         progressed = True
         while progressed:
             progressed = False
+            paused = self.breaker.state()
+            if paused is not None:
+                report.paused_until = paused.until
+                return report
             for sobject in FLUSH_ORDER:
+                bulk = self.buffer.depth(sobject).pending >= self.policy.bulk_threshold
                 try:
-                    batch = self.buffer.pop(sobject, after=DEPENDS_ON.get(sobject, ()))
+                    batch = self.buffer.pop(
+                        sobject,
+                        after=DEPENDS_ON.get(sobject, ()),
+                        limit=self.policy.bulk_batch_size if bulk else None,
+                    )
                 except Blocked:
                     continue
                 if batch:
-                    self._write(sobject, batch, report)
+                    try:
+                        self._write(sobject, batch, report, bulk=bulk)
+                    except _StopFlushing:
+                        return report
                     progressed = True
         return report
 
@@ -100,7 +191,9 @@ class BatchWriter:
             MERGED_MARKER_VERSION,
         )
 
-    def _write(self, sobject: str, batch: list[BufferedRecord], report: FlushReport) -> None:
+    def _write(
+        self, sobject: str, batch: list[BufferedRecord], report: FlushReport, *, bulk: bool = False
+    ) -> None:
         entries = self._ledger.get(sobject, [b.record.external_id for b in batch])
         if sobject == "Contact":
             # A person merged away while its record travelled here is never written live:
@@ -131,23 +224,58 @@ class BatchWriter:
             started = time.perf_counter()
             ext_field = to_send[0].record.external_id_field
             try:
-                results = self._gateway.upsert_collection(
-                    sobject,
-                    ext_field,
-                    [{**b.record.payload, ext_field: b.record.external_id} for b in to_send],
-                )
+                leased = [b.record.external_id for b in batch]
+                payloads = [{**b.record.payload, ext_field: b.record.external_id} for b in to_send]
+                renew = lambda: self.buffer.extend(sobject, leased)  # noqa: E731
+                if bulk:
+                    results = self._send(
+                        lambda: self._gateway.bulk_upsert(
+                            sobject,
+                            ext_field,
+                            payloads,
+                            on_poll=lambda job, state: self._bulk_polled(
+                                sobject, job, state, len(payloads), renew
+                            ),
+                        ),
+                        renew=renew,
+                    )
+                else:
+                    results = self._send(
+                        lambda: self._gateway.upsert_collection(sobject, ext_field, payloads),
+                        renew=renew,
+                    )
+            except SalesforceCallFailed as failed:
+                if failed.error.failure is not CallFailure.PERMANENT:
+                    self._defer(sobject, batch, report, failed.error.error_code)
+                # Retrying cannot help (e.g. a field the org lacks): each record is dead,
+                # to be replayed once the cause is fixed.
+                results = [
+                    {"success": False, "errors": [failed.error.as_record_error()]} for _ in to_send
+                ]
+            except (WritersPaused, CallSlotTimeout) as stopped:
+                self._defer(sobject, batch, report, type(stopped).__name__)
             except Exception:
-                self.buffer.requeue(sobject, [b.record.external_id for b in to_send])
+                # Not a Salesforce failure (a bug, Redis): give the batch back, let dramatiq retry.
+                self.buffer.requeue(sobject, [b.record.external_id for b in batch])
                 raise
             report.calls += 1
+            report.bulk_jobs += int(bulk)
             log.info(
                 "batch_flushed",
                 sobject=sobject,
+                bulk=bulk,
                 records=len(to_send),
                 api_ms=round((time.perf_counter() - started) * 1000),
             )
-        self._apply_results(sobject, to_send, results, unchanged, report)
-        self.buffer.ack(sobject, [b.record.external_id for b in batch])
+        results = self._link_duplicates(sobject, to_send, results, report)
+        retry = self._apply_results(sobject, to_send, results, unchanged, report)
+        if retry:
+            # Lock contention clears in moments: wait a little before the record's next try.
+            self.buffer.requeue(sobject, retry, delay_ms=int(self.policy.retry_initial_s * 1000))
+        retrying = set(retry)
+        self.buffer.ack(
+            sobject, [b.record.external_id for b in batch if b.record.external_id not in retrying]
+        )
         if sobject == "Contact":
             # Merged after the check above but before the ledger knew the record: mark it now.
             # (A merge after this check sees the ledger entry and marks it itself.)
@@ -162,6 +290,120 @@ class BatchWriter:
                     ]
                 )
 
+    # Calling Salesforce ------------------------------------------------------------------------
+
+    def _send(self, call: Any, renew: Any = None) -> list[dict[str, Any]]:
+        """One call, retried with backoff and jitter while its failure is transient; `renew`
+        extends the batch's lease before each try."""
+        p = self.policy
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, p.retry_attempts)),
+            wait=wait_exponential_jitter(
+                multiplier=p.retry_initial_s, max=p.retry_max_s, jitter=p.retry_initial_s
+            ),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        return list(retrying(self._call_once, call, renew))
+
+    def _call_once(self, call: Any, renew: Any = None) -> Any:
+        self.breaker.raise_if_open()
+        if renew is not None:
+            renew()
+        with self.limiter.slot():
+            try:
+                result = call()
+            except Exception as error:
+                classified = classify_exception(error)
+                if classified is None:
+                    raise
+                self._note_call_failure(classified)
+                raise SalesforceCallFailed(classified) from error
+        share = usage_share(self._gateway.last_limit_info())
+        if share is not None and share >= self.policy.budget_usage_share:
+            state = self.breaker.trip(f"API usage at {share:.0%} of the daily limit")
+            log.warning("writers_paused", reason=state.reason, until=state.until)
+        else:
+            self.breaker.succeeded()
+        return result
+
+    def _bulk_polled(self, sobject: str, job_id: str, state: str, records: int, renew: Any) -> None:
+        """Show the job in `status` while it runs; keep the batch's lease alive."""
+        renew()
+        if state in ("JobComplete", "Failed", "Aborted"):
+            self._redis.hdel(self._keys.bulk_jobs(), job_id)
+        else:
+            info = {"sobject": sobject, "records": records, "state": state, "at": time.time()}
+            self._redis.hset(self._keys.bulk_jobs(), job_id, json.dumps(info))
+
+    def _note_call_failure(self, error: CallError) -> None:
+        self._redis.hincrby(self._keys.stats(), f"call_failures.{error.error_code}", 1)
+        log.warning(
+            "salesforce_call_failed",
+            failure=error.failure.value,
+            error_code=error.error_code,
+            status=error.status,
+        )
+        if error.failure is CallFailure.BUDGET:
+            state = self.breaker.trip(f"{error.error_code}: {error.message}")
+            log.warning("writers_paused", reason=state.reason, until=state.until)
+
+    def _defer(
+        self, sobject: str, batch: list[BufferedRecord], report: FlushReport, why: str
+    ) -> None:
+        """Return the whole batch to the buffer (a newer version that arrived meanwhile wins);
+        after a failure it waits the longest backoff, so an outage is not hammered."""
+        paused = self.breaker.state()
+        delay_ms = 0 if paused else int(self.policy.retry_max_s * 1000)
+        self.buffer.requeue(sobject, [b.record.external_id for b in batch], delay_ms=delay_ms)
+        self._redis.hincrby(self._keys.stats(), "batches_deferred", 1)
+        report.deferred = True
+        report.paused_until = paused.until if paused else None
+        log.warning("batch_deferred", sobject=sobject, records=len(batch), reason=why)
+        raise _StopFlushing
+
+    def _link_duplicates(
+        self,
+        sobject: str,
+        sent: list[BufferedRecord],
+        results: list[dict[str, Any]],
+        report: FlushReport,
+    ) -> list[dict[str, Any]]:
+        """A record a duplicate rule blocked updates the matching record instead (and takes
+        our external ID), so the person is linked to what the org already has."""
+        links = {
+            index: match
+            for index, result in enumerate(results)
+            if classify_record(result) is RecordOutcome.DUPLICATE
+            and (match := duplicate_match_id(result))
+        }
+        if not links:
+            return results
+        records = []
+        for index, match in links.items():
+            record = sent[index].record
+            records.append(
+                {**record.payload, record.external_id_field: record.external_id, "Id": match}
+            )
+        linked: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(records), 200):  # a Collections call takes 200 at most
+                chunk = records[start : start + 200]
+                linked += self._send(lambda c=chunk: self._gateway.update_collection(sobject, c))
+        except (SalesforceCallFailed, WritersPaused, CallSlotTimeout):
+            return results  # stays a duplicate: dead-lettered, replayable
+        merged = list(results)
+        for (index, match), result in zip(links.items(), linked, strict=True):
+            if result.get("success"):
+                merged[index] = {"id": match, "success": True, "errors": [], "created": False}
+                report.linked += 1
+                log.info("record_linked_to_duplicate", sobject=sobject, id=match)
+            else:
+                merged[index] = result
+        return merged
+
+    # Outcomes -----------------------------------------------------------------------------------
+
     def _apply_results(
         self,
         sobject: str,
@@ -169,15 +411,23 @@ class BatchWriter:
         results: list[dict[str, Any]],
         unchanged: list[BufferedRecord],
         report: FlushReport,
-    ) -> None:
+    ) -> list[str]:
+        """Ledger, dead letters and card outcomes; returns the external IDs to retry later."""
         written: list[tuple[SyncRecord, int, str]] = []
         errors: dict[str, str] = {}
         ok_cards: list[str] = [c for b in unchanged for c in b.record.card_ids]
         failed_cards: list[str] = []
         created = updated = 0
+        retry: list[str] = []
+        retry_counts = self._retry_counts(sobject, sent, results)
         for item, result in zip(sent, results, strict=True):
             record = item.record
-            if result.get("success"):
+            outcome = classify_record(result)
+            if outcome is RecordOutcome.RETRY and (
+                retry_counts.get(record_error_key(record), 0) <= self.policy.record_max_retries
+            ):
+                retry.append(record.external_id)
+            elif outcome is RecordOutcome.WRITTEN:
                 written.append((record, item.version, result.get("id", "")))
                 ok_cards.extend(record.card_ids)
                 if result.get("created"):
@@ -191,9 +441,12 @@ class BatchWriter:
                         "sobject": sobject,
                         "external_id": record.external_id,
                         "errors": result.get("errors", []),
+                        "error_code": _first_code(result),
                         "payload": record.payload,
                         "card_ids": list(record.card_ids),
                         "import_ids": list(record.import_ids),
+                        "record": record.to_dict(),
+                        "version": item.version,
                         "at": time.time(),
                     },
                     ensure_ascii=False,
@@ -207,9 +460,14 @@ class BatchWriter:
         pipe = self._redis.pipeline(transaction=False)
         self._ledger.record_written(sobject, written, pipe)
         if written:
-            pipe.hdel(self._keys.record_errors(), *(record_error_key(r) for r, _, _ in written))
+            done = [record_error_key(r) for r, _, _ in written]
+            pipe.hdel(self._keys.record_errors(), *done)
+            pipe.hdel(self._keys.record_retries(), *done)
         if errors:
             pipe.hset(self._keys.record_errors(), mapping=errors)
+            pipe.hdel(self._keys.record_retries(), *errors)
+        if retry:
+            pipe.hincrby(self._keys.stats(), "record_retries", len(retry))
         stats = self._keys.stats()
         pipe.hincrby(stats, f"{sobject}.created", created)
         pipe.hincrby(stats, f"{sobject}.updated", updated)
@@ -219,7 +477,25 @@ class BatchWriter:
         report.written += len(written)
         report.skipped += len(unchanged)
         report.failed += len(errors)
+        report.retried += len(retry)
         report.by_sobject[sobject] = report.by_sobject.get(sobject, 0) + len(sent)
+        return retry
+
+    def _retry_counts(
+        self, sobject: str, sent: list[BufferedRecord], results: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Count one more transient failure for each record that has one, atomically."""
+        keys = [
+            record_error_key(item.record)
+            for item, result in zip(sent, results, strict=True)
+            if classify_record(result) is RecordOutcome.RETRY
+        ]
+        if not keys:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hincrby(self._keys.record_retries(), key, 1)
+        return dict(zip(keys, (int(n) for n in pipe.execute()), strict=True))
 
     def _mark_cards(self, ok_cards: list[str], failed_cards: list[str]) -> None:
         if not ok_cards and not failed_cards:
@@ -231,3 +507,17 @@ class BatchWriter:
             if import_id:
                 outcomes[import_id][0 if index < len(ok_cards) else 1].append(card_id)
         self._tracker.mark_cards(dict(outcomes))
+
+
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, SalesforceCallFailed):
+        return error.error.failure in (CallFailure.TRANSIENT, CallFailure.SESSION)
+    return False
+
+
+def _first_code(result: dict[str, Any]) -> str:
+    for error in result.get("errors", []):
+        code = error.get("statusCode") or error.get("errorCode")
+        if code:
+            return str(code)
+    return ""

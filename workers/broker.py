@@ -41,8 +41,12 @@ class LogContext(Middleware):
 def build_broker() -> RedisBroker:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    # Dead workers' messages return only during "maintenance", which dramatiq runs on 1 in
+    # 1,000 broker calls by default; more often, a killed worker's messages come back in seconds.
     broker = RedisBroker(
-        url=redis_url(settings), heartbeat_timeout=settings.worker.heartbeat_timeout_ms
+        url=redis_url(settings),
+        heartbeat_timeout=settings.worker.heartbeat_timeout_ms,
+        maintenance_chance=settings.worker.maintenance_chance,
     )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContext())

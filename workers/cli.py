@@ -208,6 +208,17 @@ def _register_preview() -> None:
 
 _register_preview()
 
+
+def _register_reliability() -> None:
+    from workers.dead_letters import dead_letters_app
+    from workers.reconcile import reconcile
+
+    app.add_typer(dead_letters_app, name="dead-letters")
+    app.command("reconcile")(reconcile)
+
+
+_register_reliability()
+
 mapping_app = typer.Typer(
     help="Owner mapping: which Salesforce user owns the cards of each Sansan user.",
     no_args_is_help=True,

@@ -84,8 +84,10 @@ def resolve_records(
             link = AccountLink(key, account_id=existing[key])
         elif key:
             ext = ours[key]
-            link = AccountLink(key, account_id=created.get(ext, ""), external_id=ext)
-            if not link.account_id:
+            # Always by external ID, written or not, so a person's payload (and its hash in the
+            # ledger) does not change when its Account gets an Id: replays stay free.
+            link = AccountLink(key, external_id=ext)
+            if ext not in created:
                 mine = account_record(
                     person,
                     rt.field_mapping,

@@ -13,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
 from workers.account_index import AccountIndex
-from workers.batch_writer import BatchWriter
+from workers.batch_writer import BatchWriter, WriterPolicy
 from workers.contact_matching import ContactIndex
 from workers.import_tracker import ImportTracker
 from workers.keys import Keys
@@ -120,6 +120,7 @@ class Runtime:
             self.tracker,
             self.gateway,
             merged_into_field=self.settings.salesforce.merged_into_field,
+            policy=WriterPolicy.from_settings(self.settings),
         )
 
     def _count_api_call(self, response: requests.Response) -> None:

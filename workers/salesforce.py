@@ -8,6 +8,9 @@ sets a timeout (simple-salesforce sets none) and trusts the configured CA.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +21,8 @@ import jwt
 import requests
 import structlog
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
+from simple_salesforce.util import exception_handler
 
 from config.settings import AuthFlow, SalesforceSettings
 
@@ -126,6 +130,12 @@ def build_session(
     return session
 
 
+# Save past alert-level duplicate rules, and name the matching records when a rule blocks.
+DUPLICATE_RULE_HEADER = {
+    "Sforce-Duplicate-Rule-Header": "allowSave=true; includeRecordDetails=true"
+}
+
+
 class SalesforceGateway:
     """The calls cardsync makes, over one authenticated simple-salesforce client per process."""
 
@@ -135,13 +145,28 @@ class SalesforceGateway:
         on_api_call: Callable[[requests.Response], None] | None = None,
     ) -> None:
         self._settings = settings
-        self._session = build_session(settings, on_api_call)
+        self._on_api_call = on_api_call
+        self._last = threading.local()
+        self._session = build_session(settings, self._observe)
         self._lock = threading.Lock()
+        self.logins = 0
         self._client: Salesforce | None = None
         self._token: Token | None = None
 
+    def _observe(self, response: requests.Response) -> None:
+        limit_info = response.headers.get("Sforce-Limit-Info")
+        if limit_info:
+            self._last.limit_info = limit_info
+        if self._on_api_call is not None:
+            self._on_api_call(response)
+
+    def last_limit_info(self) -> str | None:
+        """Sforce-Limit-Info of this thread's latest answer (`api-usage=USED/LIMIT`)."""
+        return getattr(self._last, "limit_info", None)
+
     def _login(self) -> Salesforce:
         token = request_token(self._settings, self._session)
+        self.logins += 1
         self._token = token
         self._client = Salesforce(
             instance_url=token.instance_url,
@@ -180,7 +205,15 @@ class SalesforceGateway:
 
     def query_all(self, soql: str) -> Iterator[dict[str, Any]]:
         client = self.client()
-        yield from client.query_all_iter(soql)
+        started = False
+        try:
+            for record in client.query_all_iter(soql):
+                started = True
+                yield record
+        except SalesforceExpiredSession:
+            if started:  # records were handed out already: a restart would repeat them
+                raise
+            yield from self._relogin(client).query_all_iter(soql)
 
     def upsert_collection(
         self, sobject: str, external_id_field: str, records: list[dict[str, Any]]
@@ -191,4 +224,186 @@ class SalesforceGateway:
             "records": [{"attributes": {"type": sobject}, **record} for record in records],
         }
         path = f"composite/sobjects/{sobject}/{external_id_field}"
-        return list(self._call(lambda sf: sf.restful(path, method="PATCH", json=body)))
+        return list(
+            self._call(
+                lambda sf: sf.restful(
+                    path, method="PATCH", json=body, headers=DUPLICATE_RULE_HEADER
+                )
+            )
+        )
+
+    def update_collection(
+        self, sobject: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Update up to 200 records by Id (each record carries "Id"); one result per record."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": sobject}, **record} for record in records],
+        }
+        return list(
+            self._call(
+                lambda sf: sf.restful(
+                    "composite/sobjects", method="PATCH", json=body, headers=DUPLICATE_RULE_HEADER
+                )
+            )
+        )
+
+    # Bulk API 2.0 ----------------------------------------------------------------------------
+
+    def bulk_upsert(
+        self,
+        sobject: str,
+        external_id_field: str,
+        records: list[dict[str, Any]],
+        *,
+        on_poll: Callable[[str, str], None] | None = None,
+        poll_initial_s: float = 0.2,
+        poll_max_s: float = 5.0,
+        job_timeout_s: float = 1800.0,
+    ) -> list[dict[str, Any]]:
+        """Upsert through one Bulk API 2.0 ingest job (CSV); one result per record, in order,
+        shaped like sObject Collections results. Records the job left unprocessed come back as
+        UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll.
+
+        simple-salesforce's Bulk 2.0 handler does not refresh an expired session, so these
+        calls go through `_call`, which re-authenticates once and reruns the job (an upsert by
+        external ID, so a rerun converges)."""
+        return self._call(
+            lambda sf: self._bulk_job(
+                sf,
+                sobject,
+                external_id_field,
+                records,
+                on_poll,
+                poll_initial_s,
+                poll_max_s,
+                job_timeout_s,
+            )
+        )
+
+    def _bulk_request(
+        self, sf: Salesforce, method: str, path: str, **kwargs: Any
+    ) -> requests.Response:
+        headers = {**sf.headers, **kwargs.pop("headers", {})}
+        response = self._session.request(method, sf.base_url + path, headers=headers, **kwargs)
+        if response.status_code >= 300:
+            exception_handler(response, path)
+        return response
+
+    def _bulk_job(
+        self,
+        sf: Salesforce,
+        sobject: str,
+        external_id_field: str,
+        records: list[dict[str, Any]],
+        on_poll: Callable[[str, str], None] | None,
+        poll_initial_s: float,
+        poll_max_s: float,
+        job_timeout_s: float,
+    ) -> list[dict[str, Any]]:
+        _, body = bulk_csv(records)
+        job = self._bulk_request(
+            sf,
+            "POST",
+            "jobs/ingest",
+            json={
+                "object": sobject,
+                "operation": "upsert",
+                "externalIdFieldName": external_id_field,
+                "contentType": "CSV",
+                "lineEnding": "LF",
+            },
+        ).json()
+        job_id = job["id"]
+        base = f"jobs/ingest/{job_id}"
+        self._bulk_request(
+            sf, "PUT", f"{base}/batches", data=body, headers={"Content-Type": "text/csv"}
+        )
+        self._bulk_request(sf, "PATCH", base, json={"state": "UploadComplete"})
+        deadline = time.monotonic() + job_timeout_s
+        wait = poll_initial_s
+        while True:
+            info = self._bulk_request(sf, "GET", base).json()
+            state = info["state"]
+            if on_poll is not None:
+                on_poll(job_id, state)
+            if state in ("JobComplete", "Failed", "Aborted"):
+                break
+            if time.monotonic() > deadline:
+                self._bulk_request(sf, "PATCH", base, json={"state": "Aborted"})
+                raise requests.Timeout(f"bulk job {job_id} still {state} after {job_timeout_s}s")
+            time.sleep(wait)
+            wait = min(poll_max_s, wait * 2)
+        if state == "Failed" and not info.get("numberRecordsProcessed"):
+            raise SalesforceGeneralError(
+                sf.base_url + base,
+                500,
+                base,
+                [{"errorCode": "BULK_JOB_FAILED", "message": str(info.get("errorMessage", ""))}],
+            )
+        results: dict[str, dict[str, Any]] = {}
+        for row in _csv_rows(self._bulk_request(sf, "GET", f"{base}/successfulResults").text):
+            results[row.get(external_id_field, "")] = {
+                "id": row.get("sf__Id", ""),
+                "success": True,
+                "errors": [],
+                "created": row.get("sf__Created", "").lower() == "true",
+            }
+        for row in _csv_rows(self._bulk_request(sf, "GET", f"{base}/failedResults").text):
+            code, _, rest = row.get("sf__Error", "").partition(":")
+            message, _, fields = rest.rpartition(":")
+            results[row.get(external_id_field, "")] = {
+                "success": False,
+                "errors": [
+                    {
+                        "statusCode": code,
+                        "message": message or rest,
+                        "fields": [f for f in fields.removesuffix(" --").split(",") if f],
+                    }
+                ],
+            }
+        with contextlib.suppress(Exception):
+            self._bulk_request(sf, "DELETE", base)
+        unprocessed = {
+            "success": False,
+            "errors": [{"statusCode": "UNPROCESSED_RECORD", "message": "not processed by the job"}],
+        }
+        return [results.get(str(r.get(external_id_field, "")), unprocessed) for r in records]
+
+
+def bulk_csv(records: list[dict[str, Any]]) -> tuple[list[str], bytes]:
+    """Records as Bulk API 2.0 CSV: a lookup by external ID becomes a `Rel.Field` column, a
+    null or empty value `#N/A` (sets null), a field a record lacks an empty cell (left as is)."""
+    flat: list[dict[str, str]] = []
+    columns: dict[str, None] = {}
+    for record in records:
+        row: dict[str, str] = {}
+        for name, value in record.items():
+            if name == "attributes":
+                continue
+            if isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    if sub != "attributes":
+                        row[f"{name}.{sub}"] = _csv_value(sub_value)
+            else:
+                row[name] = _csv_value(value)
+        columns.update(dict.fromkeys(row))
+        flat.append(row)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(columns))
+    for row in flat:
+        writer.writerow([row.get(c, "") for c in columns])
+    return list(columns), out.getvalue().encode("utf-8")
+
+
+def _csv_value(value: Any) -> str:
+    if value is None or value == "":
+        return "#N/A"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))

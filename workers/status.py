@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import redis
 
 from workers.batch_writer import FLUSH_ORDER
+from workers.circuit_breaker import read_breaker
 from workers.import_tracker import ImportCounts, ImportTracker
 from workers.keys import Keys
 
@@ -37,10 +39,17 @@ class Status:
     writer_in_flight: dict[str, int]
     workers_alive: int
     record_errors: int
+    needs_review: int
     api_calls: int
     api_usage: str
     imports: list[ImportCounts] = field(default_factory=list)
     taken_at: float = field(default_factory=time.time)
+    # The writers' circuit breaker: why every writer is paused, and until when (epoch s).
+    paused_reason: str = ""
+    paused_until: float | None = None
+    calls_in_flight: int = 0
+    # Bulk API 2.0 ingest jobs the writers are waiting for: job id -> {sobject, records, state}
+    bulk_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def drained(self) -> bool:
@@ -57,11 +66,16 @@ class Status:
             "writer_in_flight": self.writer_in_flight,
             "workers_alive": self.workers_alive,
             "record_errors": self.record_errors,
+            "needs_review": self.needs_review,
             "api_calls": self.api_calls,
             "api_usage": self.api_usage,
             "drained": self.drained,
             "imports": [i.to_dict() for i in self.imports],
             "taken_at": self.taken_at,
+            "paused_reason": self.paused_reason,
+            "paused_until": self.paused_until,
+            "calls_in_flight": self.calls_in_flight,
+            "bulk_jobs": self.bulk_jobs,
         }
 
 
@@ -120,19 +134,33 @@ def read_status(
         pipe.hlen(keys.pending(sobject))
         pipe.hlen(keys.inflight(sobject))
     pipe.hlen(keys.record_errors())
+    pipe.hlen(keys.needs_review())
     pipe.hget(keys.stats(), "api_calls")
     pipe.hget(keys.stats(), "api_usage")
     raw = pipe.execute()
     pending = {s: int(raw[2 * i]) for i, s in enumerate(FLUSH_ORDER)}
     in_flight = {s: int(raw[2 * i + 1]) for i, s in enumerate(FLUSH_ORDER)}
-    record_errors, api_calls, api_usage = raw[2 * len(FLUSH_ORDER) :]
+    record_errors, needs_review, api_calls, api_usage = raw[2 * len(FLUSH_ORDER) :]
     ids = import_ids if import_ids is not None else tracker.recent(recent_imports)
+    breaker = read_breaker(client, keys.writer_breaker())
+    now_ms = int(time.time() * 1000)
+    # A job not polled for 10 minutes belongs to a writer that died; its batch came back.
+    bulk_jobs = {
+        job_id: info
+        for job_id, raw in client.hgetall(keys.bulk_jobs()).items()
+        if (info := json.loads(raw)).get("at", 0) > time.time() - 600
+    }
     return Status(
+        bulk_jobs=bulk_jobs,
+        paused_reason=breaker.reason if breaker else "",
+        paused_until=breaker.until if breaker else None,
+        calls_in_flight=int(client.zcount(keys.calls_in_flight(), now_ms, "+inf")),
         queues=queue_depths(client, queues),
         writer_pending=pending,
         writer_in_flight=in_flight,
         workers_alive=workers_alive(client, heartbeat_timeout_ms=heartbeat_timeout_ms),
         record_errors=int(record_errors),
+        needs_review=int(needs_review),
         api_calls=int(api_calls or 0),
         api_usage=str(api_usage or ""),
         imports=[tracker.counts(i) for i in ids],
@@ -150,8 +178,20 @@ def render_status(status: Status) -> str:
     lines.append(f"writer        {writer}")
     lines.append(
         f"workers alive {status.workers_alive}    record errors {status.record_errors}    "
+        f"needs review {status.needs_review}    "
         f"api calls {status.api_calls}" + (f" ({status.api_usage})" if status.api_usage else "")
     )
+    if status.paused_until is not None:
+        until = time.strftime("%H:%M:%S", time.localtime(status.paused_until))
+        left = max(0.0, status.paused_until - time.time())
+        lines.append(f"writers PAUSED until {until} ({left:.0f}s): {status.paused_reason}")
+    for job_id, job in sorted(status.bulk_jobs.items()):
+        lines.append(
+            f"bulk job {job_id} {job.get('sobject', '')} {job.get('records', 0)} records "
+            f"{job.get('state', '')}"
+        )
+    if status.calls_in_flight:
+        lines.append(f"salesforce calls in flight {status.calls_in_flight}")
     lines.append("drained" if status.drained else "working")
     if status.imports:
         lines.append("")

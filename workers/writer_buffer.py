@@ -155,15 +155,17 @@ class WriterBuffer:
         after: tuple[str, ...] = (),
         force: bool = False,
         now_ms: int | None = None,
+        limit: int | None = None,
     ) -> list[BufferedRecord]:
-        """Lease up to batch_size records: a full batch, or all waiting once the oldest lingered."""
+        """Lease up to `limit` (default batch_size) records: a full batch, or all waiting once
+        the oldest lingered."""
         blockers = []
         for dependency in after:
             blockers += [self._keys.pending(dependency), self._keys.inflight(dependency)]
         raw = self._pop(
             keys=[*self._keys_for(sobject), *blockers],
             args=[
-                self.batch_size,
+                limit or self.batch_size,
                 now_ms if now_ms is not None else _now_ms(),
                 0 if force else self.linger_ms,
                 self.lease_ms,
@@ -177,14 +179,28 @@ class WriterBuffer:
         if external_ids:
             self._release(keys=self._keys_for(sobject), args=["ack", 0, *external_ids])
 
-    def requeue(self, sobject: str, external_ids: list[str], *, now_ms: int | None = None) -> int:
-        """Return leased records to the buffer, due at once; a newer pending version wins."""
+    def requeue(
+        self,
+        sobject: str,
+        external_ids: list[str],
+        *,
+        now_ms: int | None = None,
+        delay_ms: int = 0,
+    ) -> int:
+        """Return leased records to the buffer, due at once or after `delay_ms`; a newer pending
+        version wins."""
         if not external_ids:
             return 0
-        due = (now_ms if now_ms is not None else _now_ms()) - self.linger_ms
+        due = (now_ms if now_ms is not None else _now_ms()) - self.linger_ms + delay_ms
         return int(
             self._release(keys=self._keys_for(sobject), args=["requeue", due, *external_ids])
         )
+
+    def extend(self, sobject: str, external_ids: list[str], *, now_ms: int | None = None) -> None:
+        """Renew the lease of records still being written (only those this writer still holds)."""
+        if external_ids:
+            until = (now_ms if now_ms is not None else _now_ms()) + self.lease_ms
+            self._redis.zadd(self._keys.lease(sobject), dict.fromkeys(external_ids, until), xx=True)
 
     def reclaim_expired(self, sobject: str, *, now_ms: int | None = None) -> int:
         """Records whose writer died (lease ran out) go back to the buffer."""

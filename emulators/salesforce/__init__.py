@@ -142,6 +142,15 @@ CreatedById, LastModifiedDate, LastModifiedById, SystemModstamp on every object.
 Seeds: see `emulators.salesforce.seed` for the default org (users exercising license, activity
 and username-case edge cases; Japanese Accounts without external IDs) and the seed file format.
 
+Bulk API 2.0 ingest (`/jobs/ingest`, CSV insert/update/upsert, job states Open,
+UploadComplete, InProgress, JobComplete, Failed, Aborted, successfulResults / failedResults /
+unprocessedrecords): see `emulators.salesforce.bulk`.
+
+Fault injection (`emu.faults`, `POST /__admin/faults`, the `--error-rate`, `--fail-record`,
+`--drop-rate`, `--slow-rate`/`--slow-ms`, `--expire-sessions-after`, `--record-lock-rate`,
+`--fault-seed` flags) and org duplicate rules (`emu.config.duplicate_rules`): see
+`emulators.salesforce.faults`.
+
 Growth seams: `RestApi.add_route` (table-driven routing, e.g. Bulk API 2.0 `/jobs/ingest`),
 `RestApi.before_request` / `after_request` hook lists (fault injection: return a Response to
 answer instead of the handler, `Response(drop_connection=True)` to hang up), `Auth.expire_all()`,

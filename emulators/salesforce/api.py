@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from emulators.salesforce.auth import Auth, OAuthError, Session
+from emulators.salesforce.bulk import BulkIngest
 from emulators.salesforce.config import EmulatorConfig
 from emulators.salesforce.errors import (
     ApiError,
@@ -35,6 +36,13 @@ from emulators.salesforce.errors import (
     json_parser_error,
     malformed_query,
     not_found,
+)
+from emulators.salesforce.faults import (
+    Faults,
+    call_error_body,
+    duplicate_item,
+    parse_duplicate_header,
+    record_error_item,
 )
 from emulators.salesforce.ids import make_id, normalize_id
 from emulators.salesforce.schema import SObjectDef
@@ -57,6 +65,7 @@ class Area(StrEnum):
     IDENTITY = "identity"  # userinfo: bearer, counted, outside the daily limit
     DATA = "data"  # /services/data/vXX.X/...: bearer, daily limit, latency, limit header
     PUBLIC = "public"  # no bearer (the versions list)
+    ADMIN = "admin"  # /__admin/...: the emulator's own controls, not Salesforce's; not counted
 
 
 @dataclass
@@ -157,13 +166,15 @@ class RestApi:
         self.config = config
         self.base_url = base_url
         self.auth = Auth(store, config)
+        self.faults = Faults()
         self.routes: list[Route] = []
         self.before_request: list[BeforeHook] = [
             self._apply_latency,
+            self._inject_call_faults,
             self._authenticate,
             self._enforce_daily_limit,
         ]
-        self.after_request: list[AfterHook] = [self._add_limit_header]
+        self.after_request: list[AfterHook] = [self._add_limit_header, self._drop_connection]
         self._counter_lock = threading.Lock()
         self._calls = 0
         self._usage = 0
@@ -171,6 +182,8 @@ class RestApi:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_count = 0
         self._register_routes()
+        self.bulk = BulkIngest(self)
+        self.bulk.register(_VERSION)
 
     # Routing ---------------------------------------------------------------------------------
 
@@ -184,6 +197,7 @@ class RestApi:
         data = Area.DATA
         sobject = rf"{_VERSION}/sobjects/{_NAME}"
         self.add_route("POST", r"/services/oauth2/token", self.token, Area.TOKEN)
+        self.add_route("GET POST DELETE", r"/__admin/faults", self.admin_faults, Area.ADMIN)
         self.add_route("POST", r"/services/oauth2/revoke", self.revoke, Area.TOKEN)
         self.add_route("GET POST", r"/services/oauth2/userinfo", self.userinfo, Area.IDENTITY)
         self.add_route("GET", r"/id/(?P<org>\w+)/(?P<user>\w+)", self.userinfo, Area.IDENTITY)
@@ -249,7 +263,7 @@ class RestApi:
             self._count_call()
             return matched
         request.route = matched
-        if matched.area != Area.TOKEN:
+        if matched.area not in (Area.TOKEN, Area.ADMIN):
             self._count_call()
         response: Response | None = None
         try:
@@ -312,6 +326,40 @@ class RestApi:
         if area == Area.DATA and self.config.latency_ms > 0:
             time.sleep(self.config.latency_ms / 1000)
         return None
+
+    def _inject_call_faults(self, request: Request) -> Response | None:
+        if request.route is None or request.route.area != Area.DATA:
+            return None
+        wait_s, error_code, expire = self.faults.before_call()
+        if expire:
+            self.auth.expire_all()
+        if wait_s > 0:
+            time.sleep(wait_s)
+        if error_code is None:
+            return None
+        status, body = call_error_body(error_code)
+        return Response(status, body)
+
+    def _drop_connection(self, request: Request, response: Response) -> Response:
+        on_data = request.route is not None and request.route.area == Area.DATA
+        if on_data and self.faults.drop_after_call():
+            return Response(response.status, drop_connection=True)
+        return response
+
+    def admin_faults(self, request: Request) -> Response:
+        """GET: the fault settings and counts; POST: change some; DELETE: clear them."""
+        if request.method == "POST":
+            changes = _json_object(request)
+            episode = changes.pop("limit_episode_s", None)
+            try:
+                self.faults.update(**changes)
+            except (TypeError, ValueError) as error:
+                return Response(400, [{"errorCode": "INVALID_FAULTS", "message": str(error)}])
+            if episode:
+                self.faults.limit_episode(float(episode))
+        elif request.method == "DELETE":
+            self.faults.clear()
+        return Response(200, self.faults.state())
 
     def _authenticate(self, request: Request) -> Response | None:
         area = request.route.area if request.route else Area.PUBLIC
@@ -680,8 +728,27 @@ class RestApi:
         obj = self.store.object(request.params["sobject"])
         external = request.params["field"]
         records, all_or_none = self._collection_body(request)
+        # Injected per-record failures are decided first and never reach the store.
+        injected: dict[int, str | dict[str, Any]] = {
+            index: code
+            for index, record in enumerate(records)
+            if (code := self.faults.record_failure(record)) is not None
+        }
+        injected.update(self._duplicates(request, obj, external, records, set(injected)))
+        if injected and all_or_none:
+            return Response(
+                200,
+                [
+                    _injected_item(injected[i])
+                    if i in injected
+                    else record_error_item("ALL_OR_NONE_OPERATION_ROLLED_BACK")
+                    for i in range(len(records))
+                ],
+            )
         ops: list[WriteOp] = []
         for index, record in enumerate(records):
+            if index in injected:
+                continue
             if self._record_type(record, index) != obj.name:
                 raise ApiError(
                     400, "INVALID_TYPE", f"Record {index} is not of the type in the URI: {obj.name}"
@@ -691,7 +758,57 @@ class RestApi:
                 WriteOp("upsert", obj.name, record, external_field=external, external_value=value)
             )
         results = self.store.write(ops, all_or_none=all_or_none, actor_id=self._actor(request))
-        return self._collection_response(results, upsert=True)
+        if not injected:
+            return self._collection_response(results, upsert=True)
+        written = iter(r.as_collection_item(include_created=True) for r in results)
+        return Response(
+            200,
+            [
+                _injected_item(injected[i]) if i in injected else next(written)
+                for i in range(len(records))
+            ],
+        )
+
+    def _duplicates(
+        self,
+        request: Request,
+        obj: SObjectDef,
+        external: str,
+        records: list[dict[str, Any]],
+        skip: set[int],
+    ) -> dict[int, dict[str, Any]]:
+        """Records an org duplicate rule refuses: new ones whose rule field matches a record."""
+        rules = [r for r in self.config.duplicate_rules if r.get("sobject") == obj.name]
+        if not rules:
+            return {}
+        allow_save, details = parse_duplicate_header(
+            request.headers.get("Sforce-Duplicate-Rule-Header")
+        )
+        refused: dict[int, dict[str, Any]] = {}
+        for index, record in enumerate(records):
+            if index in skip:
+                continue
+            value = next((v for k, v in record.items() if k.lower() == external.lower()), None)
+            if value and self.store.query_records(obj.name, **{external: value}):
+                continue  # an update of our own record, not a new one
+            for rule in rules:
+                if rule.get("action") == "alert" and allow_save:
+                    continue
+                field_name = rule["field"]
+                wanted = next(
+                    (v for k, v in record.items() if k.lower() == field_name.lower()), None
+                )
+                if not wanted:
+                    continue
+                matches = [
+                    m["Id"] for m in self.store.query_records(obj.name, **{field_name: wanted})
+                ]
+                if matches:
+                    refused[index] = duplicate_item(
+                        obj.name, matches, details, self.base_url, request.version
+                    )
+                    break
+        return refused
 
     def collection_delete(self, request: Request) -> Response:
         ids = [i for i in (request.arg("ids") or "").split(",") if i]
@@ -730,6 +847,10 @@ class RestApi:
             else:
                 records.append(self._shape(obj, record, request.version, fields))
         return Response(200, records)
+
+
+def _injected_item(fault: str | dict[str, Any]) -> dict[str, Any]:
+    return fault if isinstance(fault, dict) else record_error_item(fault)
 
 
 def _error_response(error: ApiError) -> Response:

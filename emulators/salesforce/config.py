@@ -27,3 +27,8 @@ class EmulatorConfig:
     clients: dict[str, str] = field(default_factory=lambda: {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
     # The user the client credentials flow runs as (the connected app's "Run As" user).
     run_as_username: str = INTEGRATION_USERNAME
+    # Org duplicate rules on upserts that would create a record: {"sobject": "Contact",
+    # "field": "Email", "action": "block" | "alert"}. A match answers DUPLICATES_DETECTED (with
+    # the matching records when the Sforce-Duplicate-Rule-Header asks includeRecordDetails);
+    # an alert rule saves anyway when the header says allowSave=true.
+    duplicate_rules: list[dict[str, str]] = field(default_factory=list)

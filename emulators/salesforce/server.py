@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from emulators.salesforce.api import Request, RestApi
 from emulators.salesforce.config import EmulatorConfig
+from emulators.salesforce.faults import Faults, FaultSettings
 from emulators.salesforce.schema import Schema
 from emulators.salesforce.seed import seed_org
 from emulators.salesforce.store import Store
@@ -181,6 +182,11 @@ class RunningEmulator:
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
+    @property
+    def faults(self) -> Faults:
+        """Live fault injection: `emu.faults.update(error_rates={...})`, `.limit_episode(s)`."""
+        return self.api.faults
+
     def api_calls(self) -> int:
         """REST calls served, excluding the OAuth token endpoints."""
         return self.api.api_calls()
@@ -209,6 +215,7 @@ def start_emulator(
     schema: Schema | None = None,
     host: str = HOST,
     public_host: str | None = None,
+    faults: FaultSettings | Mapping[str, Any] | None = None,
 ) -> RunningEmulator:
     """Start serving in a background thread; port 0 picks a free port.
 
@@ -217,6 +224,7 @@ def start_emulator(
     data_dir: where the CA and server certificate live (default: ~/.cache/cardsync/emulator).
     host: the address to listen on; public_host: the name clients use (URLs and certificate),
     e.g. the service name in docker compose. Default: 127.0.0.1.
+    faults: fault injection settings (see `emulators.salesforce.faults`); default: none.
     """
     public = public_host or (host if host not in ("0.0.0.0", "::") else HOST)
     tls = ensure_certificates(data_dir or default_data_dir(), (public,))
@@ -238,6 +246,13 @@ def start_emulator(
             log_requests=log_requests,
         )
         api = RestApi(store, config, base_url="")
+        if faults is not None:
+            settings = (
+                faults
+                if isinstance(faults, FaultSettings)
+                else FaultSettings.from_dict(dict(faults))
+            )
+            api.faults = Faults(settings)
         server = _HttpsServer((host, port), api, context)
     except BaseException:
         store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dramatiq
+import redis
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Middleware
@@ -10,7 +11,7 @@ from dramatiq.middleware import CurrentMessage, Middleware
 from config.logging import configure_logging
 from config.settings import get_settings
 from workers.queues import QUEUES  # noqa: F401  (re-exported)
-from workers.redis_client import redis_url
+from workers.redis_client import connection_pool, redis_url
 
 
 class LogContext(Middleware):
@@ -44,7 +45,9 @@ def build_broker() -> RedisBroker:
     # Dead workers' messages return only during "maintenance", which dramatiq runs on 1 in
     # 1,000 broker calls by default; more often, a killed worker's messages come back in seconds.
     broker = RedisBroker(
-        url=redis_url(settings),
+        client=redis.Redis(
+            connection_pool=connection_pool(redis_url(settings), decode_responses=False)
+        ),
         heartbeat_timeout=settings.worker.heartbeat_timeout_ms,
         maintenance_chance=settings.worker.maintenance_chance,
     )

@@ -19,7 +19,7 @@ from workers.import_tracker import ImportTracker
 from workers.keys import Keys
 from workers.owner_mapping import OwnerMappingStore
 from workers.person_index import PersonIndex
-from workers.redis_client import get_redis, redis_url
+from workers.redis_client import connection_pool, get_redis, redis_url
 from workers.salesforce import SalesforceGateway
 from workers.status import SENDER_PREFIX
 from workers.sync_ledger import SyncLedger
@@ -38,8 +38,9 @@ class Runtime:
     @cached_property
     def broker(self) -> RedisBroker:
         """A broker on this runtime's Redis, for senders outside the workers (the importer)."""
+        pool = connection_pool(redis_url(self.settings), decode_responses=False)
         broker = RedisBroker(
-            url=redis_url(self.settings),
+            client=redis.Redis(connection_pool=pool),
             heartbeat_timeout=self.settings.worker.heartbeat_timeout_ms,
         )
         # Every broker call writes a heartbeat; mark ours so `status` does not count it as a worker.

@@ -115,3 +115,32 @@ def test_query_mode_escapes_values_and_finds_the_contact(setup):
     matches = index.match([person, sneaky], {})
     assert set(matches) == {"Px"}
     assert matches["Px"].action == "link" and matches["Px"].reason == "email"
+
+
+def test_soql_values_with_quotes_backslashes_and_percent_cannot_change_the_query(setup):
+    rt, *_ = setup
+    index = ContactIndex(
+        rt.redis,
+        rt.keys,
+        rt.gateway,
+        external_id_field="Sansan_Person_Id__c",
+        refresh_s=60,
+        max_indexed=1,
+    )
+    hostile = [
+        Person(
+            "P1",
+            ("a",),
+            {"last_name": "A", "email": "a\\' OR Email != null OR Email = \\'"},
+            "",
+            "",
+            "",
+            "",
+        ),
+        Person("P2", ("b",), {"last_name": "B", "email": "%@example.com"}, "", "", "", ""),
+        Person(
+            "P3", ("c",), {"last_name": "C", "email": "back\\slash@example.com"}, "", "", "", ""
+        ),
+    ]
+    # a query whose quoting broke would match every Contact (or fail); escaped, none matches
+    assert index.match(hostile, {}) == {}

@@ -115,6 +115,14 @@ class WorkerSettings(BaseModel):
         description="A worker silent this long is dead; its messages return.",
     )
     max_retries: int = Field(default=10, ge=0, description="Retries of a failed message.")
+    stranded_after_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A message unacked this long under a live worker is requeued, seconds.",
+    )
+    reclaim_interval_s: float = Field(
+        default=60.0, gt=0, description="How often workers look for stranded messages, seconds."
+    )
     maintenance_chance: int = Field(
         default=100_000,
         ge=1,

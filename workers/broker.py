@@ -12,6 +12,7 @@ from config.logging import configure_logging
 from config.settings import get_settings
 from workers.queues import QUEUES  # noqa: F401  (re-exported)
 from workers.redis_client import connection_pool, redis_url
+from workers.stranded_acks import StrandedAckMiddleware
 
 
 class LogContext(Middleware):
@@ -53,6 +54,14 @@ def build_broker() -> RedisBroker:
     )
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContext())
+    broker.add_middleware(
+        StrandedAckMiddleware(
+            broker.client,
+            seen_key=f"{settings.namespace}:stranded_acks",
+            stranded_after_s=settings.worker.stranded_after_s,
+            interval_s=settings.worker.reclaim_interval_s,
+        )
+    )
     return broker
 
 

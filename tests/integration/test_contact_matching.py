@@ -26,6 +26,8 @@ ROWS = [
     "C3,U0001,tanaka@example.co.jp,大阪物産株式会社,佐々木,健,shared@osaka.co.jp,2024-01-12",
     # two existing Accounts are this company -> needs review, nothing written
     "C5,U0001,tanaka@example.co.jp,ダブル(株),二宮,和也,kazuya@double.co.jp,2024-01-14",
+    # a company name with a quote, a backslash and % finds its existing Account
+    'C6,U0001,tanaka@example.co.jp,"O\'Reilly \\ 100% Trading, Inc.",Smith,Ann,ann@oreilly.example,2024-01-15',
     # nothing matches -> created
     "C4,U0001,tanaka@example.co.jp,北海道フーズ株式会社,北川,翔,sho@hokkaido.co.jp,2024-01-13",
 ]
@@ -36,7 +38,11 @@ def org_with_contacts() -> dict:
     # Seed references need an external ID; the key values are not cardsync's own derived keys.
     for account in seed["Account"]:
         account["Sansan_Company_Key__c"] = "seed-" + account["Name"]
-    seed["Account"] += [{"Name": "株式会社ダブル"}, {"Name": "ダブル株式会社 大阪支店"}]
+    seed["Account"] += [
+        {"Name": "株式会社ダブル"},
+        {"Name": "ダブル株式会社 大阪支店"},
+        {"Name": "O'Reilly \\ 100% Trading Co., Ltd."},
+    ]
     seed["Contact"] = [
         {
             "LastName": "山田",
@@ -75,9 +81,14 @@ def test_existing_contacts_are_linked_or_reviewed_never_duplicated(setup):
         started = import_file(rt, path)
         wait_drained(rt, started.import_id, workers)
     contacts = emulator.store.query_records("Contact")
-    assert len(contacts) == 5 + 1  # five existing, one created (C4); none duplicated
+    assert len(contacts) == 5 + 2  # five existing, two created (C4, C6); none duplicated
     ours = {c["Sansan_Person_Id__c"]: c for c in contacts if c["Sansan_Person_Id__c"]}
-    assert len(ours) == 3
+    assert len(ours) == 4
+    oreilly = next(
+        a for a in emulator.store.query_records("Account") if a["Name"].startswith("O'Reilly")
+    )
+    ann = next(c for c in ours.values() if c["Email"] == "ann@oreilly.example")
+    assert ann["AccountId"] == oreilly["Id"]
     by_email = {(c["Email"] or "").lower(): c for c in ours.values()}
     yamada = by_email["taro.yamada@sample.co.jp"]
     assert yamada["LastName"] == "山田"  # the existing record, now carrying our external ID

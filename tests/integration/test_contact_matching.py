@@ -27,7 +27,7 @@ ROWS = [
     # two existing Accounts are this company -> needs review, nothing written
     "C5,U0001,tanaka@example.co.jp,ダブル(株),二宮,和也,kazuya@double.co.jp,2024-01-14",
     # a company name with a quote, a backslash and % finds its existing Account
-    'C6,U0001,tanaka@example.co.jp,"O\'Reilly \\\\ 100% Trading, Inc.",Smith,Ann,'
+    'C6,U0001,tanaka@example.co.jp,"O\'Reilly \\ 100% Trading, Inc.",Smith,Ann,'
     "ann@oreilly.example,2024-01-15",
     # nothing matches -> created
     "C4,U0001,tanaka@example.co.jp,北海道フーズ株式会社,北川,翔,sho@hokkaido.co.jp,2024-01-13",

@@ -209,15 +209,22 @@ class ContactIndex:
             pipe.hsetnx(self._keys.contact_links(), contact_id, person_key)
         pipe.hmget(self._keys.contact_links(), list(links))
         owners = pipe.execute()[-1]
-        self._redis.sadd(self._keys.contact_index_linked(), *links)
-        return {c: pk for (c, pk), owner in zip(links.items(), owners, strict=True) if owner == pk}
+        claimed = {
+            c: pk for (c, pk), owner in zip(links.items(), owners, strict=True) if owner == pk
+        }
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.sadd(self._keys.contact_index_linked(), *links)
+        if claimed:
+            pipe.hset(self._keys.person_links(), mapping={pk: c for c, pk in claimed.items()})
+        pipe.execute()
+        return claimed
 
     def linked_persons(self, person_keys: list[str]) -> set[str]:
         """Persons already linked to an existing Contact: never matched again."""
         if not person_keys:
             return set()
-        linked = set(self._redis.hvals(self._keys.contact_links()))
-        return linked & set(person_keys)
+        found = self._redis.hmget(self._keys.person_links(), person_keys)
+        return {pk for pk, contact in zip(person_keys, found, strict=True) if contact}
 
 
 def _joined(groups: dict[str, list[str]]) -> dict[str, str]:

@@ -102,6 +102,9 @@ class Keys:
     def contact_links(self) -> str:  # hash: existing Contact id -> person key linked to it
         return f"{self.ns}:sf:contacts:links"
 
+    def person_links(self) -> str:  # hash: person key -> existing Contact id it was linked to
+        return f"{self.ns}:sf:contacts:person_links"
+
     def needs_review(self) -> str:  # hash: person key -> candidates JSON
         return f"{self.ns}:needs_review"
 

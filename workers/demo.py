@@ -21,7 +21,7 @@ import structlog
 from config.settings import Settings, load_settings
 from workers.local_redis import start_local_redis
 from workers.queues import QUEUES
-from workers.status import read_status
+from workers.status import Status, read_status
 
 log = structlog.get_logger(__name__)
 
@@ -181,7 +181,7 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
 
                 begun = import_file(rt, input_file)
                 say(f"import {begun.import_id}: {begun.rows} rows from {input_file.name}")
-                drained = _wait_for_drain(rt, begun.import_id, workers, options.timeout_s, say)
+                drained, _ = wait_for_drain(rt, begun.import_id, workers, options.timeout_s, say)
                 elapsed = time.monotonic() - started
             finally:
                 stop_workers(workers)
@@ -201,13 +201,14 @@ def _generate(options: DemoOptions, work_dir: Path) -> Path:
     return path
 
 
-def _wait_for_drain(
+def wait_for_drain(
     rt: Any,
     import_id: str,
     workers: subprocess.Popen[bytes],
     timeout_s: float,
-    say: Callable[[str], None],
-) -> bool:
+    say: Callable[[str], None] = lambda _message: None,
+) -> tuple[bool, Status]:
+    """Poll `status` until every queue and the writer are empty; (drained, last reading)."""
     deadline = time.monotonic() + timeout_s
     quiet_checks = 0
     last_report = 0.0
@@ -226,7 +227,7 @@ def _wait_for_drain(
         # Two quiet readings in a row: a message is always acked after its successor is sent.
         quiet_checks = quiet_checks + 1 if status.drained else 0
         if quiet_checks >= 2:
-            return True
+            return True, status
         if time.monotonic() - last_report > 2:
             last_report = time.monotonic()
             counts = status.imports[0]
@@ -236,7 +237,7 @@ def _wait_for_drain(
                 f"queued {outstanding}  writer pending {sum(status.writer_pending.values())}"
             )
         time.sleep(0.25)
-    return False
+    return False, status
 
 
 def _summarize(rt: Any, import_id: str, elapsed: float, workers: int, drained: bool) -> DemoSummary:

@@ -23,8 +23,7 @@ from pydantic import SecretStr
 from config.settings import AuthFlow, Settings, load_settings
 from pipeline.csv_source import CardFile
 from pipeline.models import Card, Person, Reject
-from pipeline.normalize import normalize_email, normalize_name
-from workers.contact_matching import soql_quote
+from workers.contact_matching import ExistingMatch, soql_quote
 from workers.local_redis import start_local_redis
 
 CHUNK = 200
@@ -116,77 +115,31 @@ def _read(file: Path) -> tuple[int, list[Card], list[Reject]]:
     return rows, cards, rejects
 
 
-@dataclass(frozen=True, slots=True)
-class ExistingMatch:
-    """What Salesforce already holds for a person: the action and the candidate record ids."""
-
-    action: str  # create, update, link, needs_review
-    target_ids: tuple[str, ...] = ()
-
-
 def match_existing(
     rt: Any, persons: list[Person], account_ids: dict[str, str]
 ) -> dict[str, ExistingMatch]:
-    """Per person: our own Contact (update); else one Contact by e-mail, then by name at the
-    person's existing Account (link); several candidates (needs_review); none (create).
-    One SOQL per chunk and step, every value escaped. `account_ids`: person key -> Account Id.
+    """Per person: our own Contact (update); else what the pipeline's matching would find
+    (`ContactIndex.match`: link one, needs_review several); else create. Nothing is written.
+    `account_ids`: person key -> existing Account Id.
     """
-    sf = rt.settings.salesforce
-    ext_field = sf.contact_external_id_field
+    ext_field = rt.settings.salesforce.contact_external_id_field
     out: dict[str, ExistingMatch] = {}
     for start in range(0, len(persons), CHUNK):
         chunk = persons[start : start + CHUNK]
-        ours = _query_in(rt, f"Id, {ext_field}", ext_field, [p.person_key for p in chunk])
         by_key: dict[str, list[str]] = {}
-        for record in ours:
+        for record in _query_in(rt, f"Id, {ext_field}", ext_field, [p.person_key for p in chunk]):
             by_key.setdefault(record[ext_field], []).append(record["Id"])
         rest = []
         for person in chunk:
-            ids = by_key.get(person.person_key, [])
+            ids = tuple(by_key.get(person.person_key, ()))
             if ids:
-                out[person.person_key] = ExistingMatch(
-                    "update" if len(ids) == 1 else "needs_review", tuple(ids)
-                )
+                action = "update" if len(ids) == 1 else "needs_review"
+                out[person.person_key] = ExistingMatch(action, ids, "ours")
             else:
                 rest.append(person)
-        fields = f"Id, Email, LastName, FirstName, AccountId, {ext_field}"
-        emails = [normalize_email(p.get("email")) for p in rest if p.get("email")]
-        by_email: dict[str, list[str]] = {}
-        for record in _query_in(rt, fields, "Email", emails):
-            if not record.get(ext_field):
-                by_email.setdefault(normalize_email(record.get("Email") or ""), []).append(
-                    record["Id"]
-                )
-        unmatched = []
+        found = rt.contacts.match(rest, account_ids)
         for person in rest:
-            ids = (
-                by_email.get(normalize_email(person.get("email")), [])
-                if person.get("email")
-                else []
-            )
-            if ids:
-                out[person.person_key] = ExistingMatch(
-                    "link" if len(ids) == 1 else "needs_review", tuple(ids)
-                )
-            else:
-                unmatched.append(person)
-        accounts = [account_ids.get(p.person_key, "") for p in unmatched]
-        by_name: dict[tuple[str, str], list[str]] = {}
-        for record in _query_in(rt, fields, "AccountId", accounts):
-            name = normalize_name(record.get("LastName") or "", record.get("FirstName") or "")
-            if not record.get(ext_field):
-                by_name.setdefault((name, record["AccountId"]), []).append(record["Id"])
-        for person in unmatched:
-            key = (
-                normalize_name(person.get("last_name"), person.get("first_name")),
-                account_ids.get(person.person_key, ""),
-            )
-            ids = by_name.get(key, []) if key[1] else []
-            if ids:
-                action = "link" if len(ids) == 1 else "needs_review"
-                out[person.person_key] = ExistingMatch(action, tuple(ids))
-            else:
-                out[person.person_key] = ExistingMatch("create")
+            out[person.person_key] = found.get(person.person_key) or ExistingMatch("create", (), "")
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,10 @@ from simple_salesforce import Salesforce
 
 from config.settings import SalesforceSettings, load_settings
 from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from workers.demo import start_workers, stop_workers
-from workers.queues import QUEUES
+from workers.demo import start_workers, stop_workers, wait_for_drain
 from workers.runtime import Runtime
 from workers.salesforce import build_session
-from workers.status import Status, read_status
+from workers.status import Status
 
 
 def pipeline_env(redis_url: str, emulator: Any, **extra: str) -> dict[str, str]:
@@ -52,18 +50,9 @@ def running_workers(
 
 
 def wait_drained(rt: Runtime, import_id: str, workers: Any, timeout_s: float = 300) -> Status:
-    deadline = time.monotonic() + timeout_s
-    quiet = 0
-    while time.monotonic() < deadline:
-        assert workers.poll() is None, "worker processes died; see the worker log"
-        status = read_status(
-            rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000, import_ids=[import_id]
-        )
-        quiet = quiet + 1 if status.drained else 0
-        if quiet >= 2:
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"pipeline did not drain in {timeout_s}s: {status.to_dict()}")
+    drained, status = wait_for_drain(rt, import_id, workers, timeout_s)
+    assert drained, f"pipeline did not drain in {timeout_s}s: {status.to_dict()}"
+    return status
 
 
 def salesforce_client(emulator: Any) -> Salesforce:

@@ -8,8 +8,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from pipeline.csv_source import CardFile
-from pipeline.synthetic import generate_cards, write_csv
+from demo.synthetic import generate_cards, write_csv
+from workers.sources.csv_file import CardFile
 
 
 def measure(path: Path) -> tuple[int, float, int]:

@@ -21,18 +21,18 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.headers import map_headers
-from pipeline.models import Card
-from pipeline.synthetic import (
+from demo.local_redis import start_local_redis
+from demo.synthetic import (
     REJECT_LABEL,
     SANSAN_HEADERS,
     generate_labeled_cards,
     write_csv,
 )
+from pipeline.headers import map_headers
+from pipeline.models import Card
 from pipeline.validation import validate_row
-from workers.keys import Keys
-from workers.local_redis import start_local_redis
-from workers.person_index import PersonIndex
+from workers.state.keys import Keys
+from workers.state.person_index import PersonIndex
 
 PRECISION_TARGET = 0.999
 RECALL_TARGET = 0.98
@@ -93,7 +93,7 @@ def merge_groups(cards: list[Card], client: redis.Redis, chunk: int = 200) -> li
 
 def preview_groups(n: int, seed: int, work: Path, cards: list[Card]) -> list[str]:
     """The grouping `cardsync preview` writes to persons.csv for the same generated file."""
-    from workers.preview import run_preview
+    from workers.ops.preview import run_preview
 
     source = work / "cards.csv"
     write_csv(source, (row for row, _ in generate_labeled_cards(n, seed=seed)), encoding="cp932")

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from merge_quality import labeled_cards
 
+from demo.local_redis import start_local_redis
 from pipeline.merge import match_keys
-from workers.keys import Keys
-from workers.local_redis import start_local_redis
-from workers.person_index import PersonIndex
+from workers.state.keys import Keys
+from workers.state.person_index import PersonIndex
 
 WINDOW = 10_000
 

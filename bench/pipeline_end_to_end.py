@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from workers.demo import DemoOptions, run_demo
+from demo.run import DemoOptions, run_demo
 
 
 def main() -> None:

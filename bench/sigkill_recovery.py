@@ -17,7 +17,7 @@ from pathlib import Path
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.local_redis import start_local_redis
+from demo.local_redis import start_local_redis
 
 QUEUE = "card_write"
 

@@ -14,13 +14,13 @@ import redis
 
 from config.logging import configure_logging
 from config.settings import LogFormat, load_settings
+from demo.local_redis import start_local_redis
 from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from emulators.salesforce.server import start_emulator
 from pipeline.models import SyncRecord
-from workers.batch_writer import WriterPolicy
-from workers.local_redis import start_local_redis
 from workers.runtime import Runtime
-from workers.writer_buffer import BufferedRecord
+from workers.salesforce.writer import WriterPolicy
+from workers.state.writer_buffer import BufferedRecord
 
 
 def records(count: int, tag: str) -> list[BufferedRecord]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from workers.local_redis import LocalRedis, start_local_redis
+from demo.local_redis import LocalRedis, start_local_redis
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Specification of the `cardsync` command (workers.cli): help, errors, import, status, rejects."""
+"""Specification of the `cardsync` command: help, errors, import, status, rejects."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typer.testing import CliRunner, Result
 
 import workers.runtime
 from config.settings import get_settings
-from pipeline.synthetic import generate_cards, write_csv
-from workers.cli import app
-from workers.local_redis import LocalRedis
+from demo.local_redis import LocalRedis
+from demo.synthetic import generate_cards, write_csv
+from workers.commands.main import app
 from workers.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def import_in_subprocess(
     """`cardsync import` in a fresh interpreter: workers.broker reads the settings on import."""
     base = {k: v for k, v in os.environ.items() if not k.upper().startswith("CARDSYNC_")}
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", "import", str(csv_path)],
+        [sys.executable, "-m", "workers.commands.main", "import", str(csv_path)],
         env={
             **base,
             "PYTHONPATH": str(ROOT),
@@ -267,7 +267,7 @@ def test_import_chunk_size_option_overrides_the_setting(
     path = cards_csv(tmp_path / "cards.csv", 25)
     base = {k: v for k, v in os.environ.items() if not k.upper().startswith("CARDSYNC_")}
     done = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "import", "--chunk-size", "5", str(path)],
+        [sys.executable, "-m", "workers.commands.main", "import", "--chunk-size", "5", str(path)],
         env={**base, "PYTHONPATH": str(ROOT), "CARDSYNC_REDIS_URL": redis_server.url},
         cwd=tmp_path,
         capture_output=True,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
 from config.settings import Settings, get_settings, load_settings
-from workers.cli import app
+from workers.commands.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

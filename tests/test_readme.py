@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from workers.config_table import config_table
+from config.table import config_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_readme_configuration_table_matches_settings():
     assert config_table() in README.read_text(encoding="utf-8"), (
-        "README's configuration table is stale: run `uv run python -m workers.config_table`"
+        "README's configuration table is stale: run `uv run python -m config.table`"
     )
 
 

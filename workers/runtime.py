@@ -12,19 +12,19 @@ from dramatiq.brokers.redis import RedisBroker
 
 from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
-from workers.account_index import AccountIndex
-from workers.batch_writer import BatchWriter, WriterPolicy
-from workers.contact_matching import ContactIndex
-from workers.import_tracker import ImportTracker
-from workers.keys import Keys
-from workers.owner_mapping import OwnerMappingStore
-from workers.person_index import PersonIndex
+from workers.ops.status import SENDER_PREFIX
 from workers.redis_client import connection_pool, get_redis, redis_url
-from workers.salesforce import SalesforceGateway
-from workers.status import SENDER_PREFIX
-from workers.sync_ledger import SyncLedger
-from workers.user_directory import DirectoryCache
-from workers.writer_buffer import WriterBuffer
+from workers.salesforce.account_index import AccountIndex
+from workers.salesforce.contact_index import ContactIndex
+from workers.salesforce.gateway import SalesforceGateway
+from workers.salesforce.user_directory import DirectoryCache
+from workers.salesforce.writer import BatchWriter, WriterPolicy
+from workers.state.import_tracker import ImportTracker
+from workers.state.keys import Keys
+from workers.state.owner_mapping import OwnerMappingStore
+from workers.state.person_index import PersonIndex
+from workers.state.sync_ledger import SyncLedger
+from workers.state.writer_buffer import WriterBuffer
 
 
 @dataclass

@@ -11,11 +11,11 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from config.settings import SalesforceSettings, load_settings
+from demo.run import start_workers, stop_workers, wait_for_drain
 from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from workers.demo import start_workers, stop_workers, wait_for_drain
+from workers.ops.status import Status
 from workers.runtime import Runtime
-from workers.salesforce import build_session
-from workers.status import Status
+from workers.salesforce.gateway import build_session
 
 
 def pipeline_env(redis_url: str, emulator: Any, **extra: str) -> dict[str, str]:

@@ -12,14 +12,14 @@ from collections import Counter
 import pytest
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
+from demo.run import start_workers, stop_workers
+from demo.synthetic import REJECT_LABEL, generate_labeled_cards, write_csv
 from emulators.salesforce.server import start_emulator
-from pipeline.synthetic import REJECT_LABEL, generate_labeled_cards, write_csv
 from tests.integration.harness import pipeline_env, runtime_for
-from workers.demo import start_workers, stop_workers
-from workers.importer import import_file
+from workers.ops.reconcile import reconcile_import
+from workers.ops.status import read_status
 from workers.queues import QUEUES
-from workers.reconcile import reconcile_import
-from workers.status import read_status
+from workers.sources.importer import import_file
 
 # The size issue #4 names (about 80 s on 2 cores); CARDSYNC_CHAOS_CARDS=3000 for a quick run.
 CARDS = int(os.environ.get("CARDSYNC_CHAOS_CARDS", "20000"))

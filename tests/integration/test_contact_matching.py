@@ -10,8 +10,8 @@ from emulators.salesforce.seed import default_seed
 from emulators.salesforce.server import start_emulator
 from pipeline.models import Person
 from tests.integration.harness import pipeline_env, running_workers, runtime_for, wait_drained
-from workers.contact_matching import ContactIndex
-from workers.importer import import_file
+from workers.salesforce.contact_index import ContactIndex
+from workers.sources.importer import import_file
 
 HEADER = (
     "名刺ID,名刺所有者ユーザID,名刺所有者メールアドレス,会社名,"

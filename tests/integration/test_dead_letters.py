@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 import workers.runtime
 from config.settings import get_settings
 from pipeline.models import Reject
-from workers.dead_letters import DeadLetterStore, dead_letters_app
-from workers.import_tracker import ImportTracker
-from workers.keys import Keys
-from workers.reconcile import reconcile, reconcile_import
-from workers.writer_buffer import WriterBuffer
+from workers.ops.reconcile import reconcile, reconcile_import
+from workers.state.dead_letters import DeadLetterStore, dead_letters_app
+from workers.state.import_tracker import ImportTracker
+from workers.state.keys import Keys
+from workers.state.writer_buffer import WriterBuffer
 
 KEYS = Keys()
 

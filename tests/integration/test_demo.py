@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.synthetic import generate_labeled_cards, write_csv
+from demo.synthetic import generate_labeled_cards, write_csv
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSYNC_")}
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
+        [sys.executable, "-m", "workers.commands.main", *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,

@@ -14,12 +14,12 @@ from config.settings import load_settings
 from emulators.salesforce.server import RunningEmulator, start_emulator
 from pipeline.models import SyncRecord
 from tests.integration.harness import pipeline_env
-from workers.batch_writer import WriterPolicy
-from workers.dead_letters import DeadLetterStore
+from workers.ops.status import read_status, render_status
 from workers.queues import QUEUES
 from workers.runtime import Runtime
-from workers.status import read_status, render_status
-from workers.writer_buffer import BufferedRecord
+from workers.salesforce.writer import WriterPolicy
+from workers.state.dead_letters import DeadLetterStore
+from workers.state.writer_buffer import BufferedRecord
 
 FAST = WriterPolicy(retry_attempts=3, retry_initial_s=0.01, retry_max_s=0.05)
 
@@ -322,8 +322,8 @@ def test_a_large_backlog_is_written_through_bulk_api_jobs(rt, emulator):
 
 
 def test_a_dead_holders_call_slot_frees_itself_after_its_lease(redis_client):
-    from workers.call_limiter import CallLimiter
-    from workers.keys import Keys
+    from workers.salesforce.limiter import CallLimiter
+    from workers.state.keys import Keys
 
     limiter = CallLimiter(redis_client, Keys(), limit=1, lease_s=0.2, wait_s=0.1)
     assert limiter.try_acquire() is not None  # its process is then killed: never released
@@ -335,8 +335,8 @@ def test_a_dead_holders_call_slot_frees_itself_after_its_lease(redis_client):
 
 
 def test_each_trip_without_a_success_doubles_the_pause(redis_client):
-    from workers.circuit_breaker import CircuitBreaker
-    from workers.keys import Keys
+    from workers.salesforce.breaker import CircuitBreaker
+    from workers.state.keys import Keys
 
     breaker = CircuitBreaker(redis_client, Keys(), initial_pause_s=10, max_pause_s=25)
     pauses = []

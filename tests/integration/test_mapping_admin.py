@@ -12,7 +12,13 @@ import pytest
 from emulators.salesforce.server import start_emulator
 from pipeline.owners import OwnerDecision, OwnerReason, SansanOwner
 from tests.integration.harness import pipeline_env, runtime_for
-from workers.mapping_admin import MappingError, export_csv, import_csv, mapping_rows, set_override
+from workers.ops.mapping_admin import (
+    MappingError,
+    export_csv,
+    import_csv,
+    mapping_rows,
+    set_override,
+)
 
 
 @pytest.fixture()
@@ -97,7 +103,7 @@ def test_cli_mapping_import_refuses_a_bad_file_with_exit_2(rt, tmp_path):
         "sansan_user,salesforce_username\nU0001,nobody@example.co.jp\n", encoding="utf-8"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "mapping", "import", str(bad)],
+        [sys.executable, "-m", "workers.commands.main", "mapping", "import", str(bad)],
         env={**os.environ, **rt.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,
         text=True,

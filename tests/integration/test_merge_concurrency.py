@@ -9,8 +9,8 @@ from collections import Counter
 import redis
 
 from pipeline.models import Card
-from workers.keys import Keys
-from workers.person_index import PersonIndex
+from workers.state.keys import Keys
+from workers.state.person_index import PersonIndex
 
 WORKERS = 8
 GROUPS = 150  # each group: two namesakes at one company, told apart by e-mail and mobile

@@ -7,14 +7,14 @@ from collections import Counter
 
 import pytest
 
-from emulators.salesforce.server import start_emulator
-from pipeline.normalize import normalize_company, normalize_email
-from pipeline.synthetic import (
+from demo.synthetic import (
     REJECT_LABEL,
     SyntheticOwner,
     generate_labeled_cards,
     write_csv,
 )
+from emulators.salesforce.server import start_emulator
+from pipeline.normalize import normalize_company, normalize_email
 from tests.integration.harness import (
     pipeline_env,
     running_workers,
@@ -22,7 +22,7 @@ from tests.integration.harness import (
     salesforce_client,
     wait_drained,
 )
-from workers.importer import import_file
+from workers.sources.importer import import_file
 
 CARDS = 5000
 CONTACT_SOQL = (
@@ -61,9 +61,7 @@ def synced(redis_server, tmp_path_factory):
     write_csv(
         late_path,
         list(
-            __import__("pipeline.synthetic").synthetic.generate_cards(
-                20, seed=99, owners=[late_owner]
-            )
+            __import__("demo.synthetic").synthetic.generate_cards(20, seed=99, owners=[late_owner])
         ),
     )
 

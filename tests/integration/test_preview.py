@@ -6,10 +6,10 @@ import csv
 import json
 from pathlib import Path
 
+from demo.synthetic import REJECT_LABEL, generate_labeled_cards, write_csv
 from emulators.salesforce.seed import default_seed
 from pipeline.merge import new_person_key
-from pipeline.synthetic import REJECT_LABEL, generate_labeled_cards, write_csv
-from workers.preview import run_preview, soql_quote
+from workers.ops.preview import run_preview, soql_quote
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -114,7 +114,7 @@ def test_preview_command_prints_counts_as_json(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from workers.preview import preview
+    from workers.ops.preview import preview
 
     app = typer.Typer()
     app.command()(preview)

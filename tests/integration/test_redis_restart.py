@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
+from demo.local_redis import start_local_redis
+from demo.synthetic import generate_cards, write_csv
 from emulators.salesforce.server import start_emulator
-from pipeline.synthetic import generate_cards, write_csv
 from tests.integration.harness import pipeline_env, running_workers, runtime_for, wait_drained
-from workers.importer import import_file
-from workers.local_redis import start_local_redis
-from workers.reconcile import reconcile_import
+from workers.ops.reconcile import reconcile_import
+from workers.sources.importer import import_file
 
 CARDS = 3000
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from demo.synthetic import generate_cards, write_csv
 from emulators.salesforce.server import start_emulator
-from pipeline.csv_source import CardFile
 from pipeline.models import Reject
-from pipeline.synthetic import generate_cards, write_csv
 from tests.integration.harness import pipeline_env, running_workers, runtime_for, wait_drained
-from workers.actors import card_ingest, card_map
-from workers.importer import import_file
+from workers.sources.csv_file import CardFile
+from workers.sources.importer import import_file
+from workers.stages import card_ingest, card_map
 
 
 def test_replaying_every_ingest_and_map_message_creates_nothing_new(

@@ -10,10 +10,10 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 
 from pipeline.models import Reject, SyncRecord
-from workers.import_tracker import ImportTracker
-from workers.keys import Keys
-from workers.status import queue_depths, read_status, workers_alive
-from workers.writer_buffer import BufferedRecord, WriterBuffer
+from workers.ops.status import queue_depths, read_status, workers_alive
+from workers.state.import_tracker import ImportTracker
+from workers.state.keys import Keys
+from workers.state.writer_buffer import BufferedRecord, WriterBuffer
 
 QUEUES = ("card_ingest", "card_merge")
 

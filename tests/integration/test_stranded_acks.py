@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.status import queue_depths
+from workers.ops.status import queue_depths
 from workers.stranded_acks import StrandedAckReclaimer
 
 

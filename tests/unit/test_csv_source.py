@@ -1,4 +1,4 @@
-"""Specification of pipeline.headers and pipeline.csv_source: reading card files of any size."""
+"""Specification of pipeline.headers and workers.sources.csv_file: reading card files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from pipeline.csv_source import CardFile, CsvFormatError, EncodingError, read_cards
+from demo.synthetic import generate_cards, write_csv
 from pipeline.headers import (
     OPEN_API,
     OPEN_API_HEADERS,
@@ -18,7 +18,7 @@ from pipeline.headers import (
     map_headers,
 )
 from pipeline.models import Card, Reject
-from pipeline.synthetic import generate_cards, write_csv
+from workers.sources.csv_file import CardFile, CsvFormatError, EncodingError, read_cards
 
 HEADER = "名刺ID,名刺所有者ユーザID,会社名,氏名[姓],氏名[名],メールアドレス,住所,名刺交換日,タグ"
 

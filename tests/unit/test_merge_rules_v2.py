@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.merge import build_person, identity_facts, is_company_key, match_keys
 from pipeline.models import Card
-from workers.keys import Keys
-from workers.person_index import PersonIndex
+from workers.state.keys import Keys
+from workers.state.person_index import PersonIndex
 
 OFFICE = {
     "company_name": "株式会社サンプル",
@@ -266,8 +266,8 @@ def test_a_direct_phone_tells_namesakes_apart():
 
 
 def generated_cards(n: int, seed: int) -> list[Card]:
+    from demo.synthetic import SANSAN_HEADERS, generate_cards
     from pipeline.headers import map_headers
-    from pipeline.synthetic import SANSAN_HEADERS, generate_cards
     from pipeline.validation import validate_row
 
     header_map = map_headers(list(SANSAN_HEADERS))

@@ -4,8 +4,8 @@ import fakeredis
 import pytest
 
 from pipeline.models import Card
-from workers.keys import Keys
-from workers.person_index import PersonIndex
+from workers.state.keys import Keys
+from workers.state.person_index import PersonIndex
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from workers.sf_errors import (
+from workers.salesforce.errors import (
     CallFailure,
     RecordOutcome,
     classify_call,

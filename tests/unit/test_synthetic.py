@@ -1,4 +1,4 @@
-"""Specification of pipeline.synthetic: realistic, deterministic cards with ground truth."""
+"""Specification of demo.synthetic: realistic, deterministic cards with ground truth."""
 
 from __future__ import annotations
 
@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.csv_source import CardFile
-from pipeline.models import Card, Reject
-from pipeline.normalize import (
-    normalize_company,
-    normalize_email,
-    normalize_name,
-    normalize_phone,
-)
-from pipeline.synthetic import (
+from demo.synthetic import (
     BAD_ROW_KINDS,
     DEFAULT_OWNERS,
     REJECT_LABEL,
@@ -26,6 +18,14 @@ from pipeline.synthetic import (
     generate_labeled_cards,
     write_csv,
 )
+from pipeline.models import Card, Reject
+from pipeline.normalize import (
+    normalize_company,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+)
+from workers.sources.csv_file import CardFile
 
 N = 5_000
 

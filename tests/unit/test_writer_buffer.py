@@ -4,8 +4,8 @@ import fakeredis
 import pytest
 
 from pipeline.models import SyncRecord
-from workers.keys import Keys
-from workers.writer_buffer import Blocked, BufferedRecord, WriterBuffer
+from workers.state.keys import Keys
+from workers.state.writer_buffer import Blocked, BufferedRecord, WriterBuffer
 
 
 @pytest.fixture()

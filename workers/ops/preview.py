@@ -21,10 +21,10 @@ import typer
 from pydantic import SecretStr
 
 from config.settings import AuthFlow, Settings, load_settings
-from pipeline.csv_source import CardFile
+from demo.local_redis import start_local_redis
 from pipeline.models import Card, Person, Reject
-from workers.contact_matching import ExistingMatch, soql_quote
-from workers.local_redis import start_local_redis
+from workers.salesforce.contact_index import ExistingMatch, soql_quote
+from workers.sources.csv_file import CardFile
 
 CHUNK = 200
 PREVIEW_IMPORT = "preview"
@@ -156,8 +156,8 @@ def run_preview(
     file: Path, out_dir: Path, *, salesforce_seed: Path | None = None
 ) -> PreviewSummary:
     """Ingest, merge and map `file` without writing; CSVs of the outcome go to `out_dir`."""
-    from workers.resolver import resolve_records
     from workers.runtime import Runtime
+    from workers.stages.resolver import resolve_records
 
     started = time.monotonic()
     rows, cards, rejects = _read(file)

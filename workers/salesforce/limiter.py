@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import redis
 
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 _ACQUIRE = """
 local key, token = KEYS[1], ARGV[1]

@@ -11,9 +11,9 @@ import structlog
 from pipeline.models import Card, Reject, SyncRecord
 from pipeline.validation import validate_row
 from workers.broker import broker  # noqa: F401  (sets the global broker before actors are declared)
-from workers.resolver import merged_away_records, resolve_records
 from workers.runtime import get_runtime
-from workers.writer_buffer import BufferedRecord
+from workers.stages.resolver import merged_away_records, resolve_records
+from workers.state.writer_buffer import BufferedRecord
 
 log = structlog.get_logger(__name__)
 

@@ -25,9 +25,9 @@ import redis
 import typer
 
 from pipeline.models import SyncRecord
-from workers.keys import Keys
 from workers.queues import QUEUES
-from workers.writer_buffer import BufferedRecord, WriterBuffer
+from workers.state.keys import Keys
+from workers.state.writer_buffer import BufferedRecord, WriterBuffer
 
 DRAMATIQ_NAMESPACE = "dramatiq"
 KINDS = ("record", "reject", "message")

@@ -9,10 +9,10 @@ from typing import Any
 
 import redis
 
-from workers.batch_writer import FLUSH_ORDER
-from workers.circuit_breaker import read_breaker
-from workers.import_tracker import ImportCounts, ImportTracker
-from workers.keys import Keys
+from workers.salesforce.breaker import read_breaker
+from workers.salesforce.writer import FLUSH_ORDER
+from workers.state.import_tracker import ImportCounts, ImportTracker
+from workers.state.keys import Keys
 
 DRAMATIQ_NAMESPACE = "dramatiq"
 # Brokers that only send (the importer) mark their heartbeats with this prefix.

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from pipeline.models import Reject
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 
 def new_import_id() -> str:

@@ -16,10 +16,10 @@ from pipeline.records import (
     contact_record,
     merged_marker_record,
 )
-from workers.contact_matching import ExistingMatch, needs_review_entry, stamp_external_ids
-from workers.person_index import LoadedPerson
 from workers.runtime import Runtime
-from workers.writer_buffer import MERGED_MARKER_VERSION, BufferedRecord
+from workers.salesforce.contact_index import ExistingMatch, needs_review_entry, stamp_external_ids
+from workers.state.person_index import LoadedPerson
+from workers.state.writer_buffer import MERGED_MARKER_VERSION, BufferedRecord
 
 log = structlog.get_logger(__name__)
 

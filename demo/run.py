@@ -19,9 +19,9 @@ from typing import IO, Any
 import structlog
 
 from config.settings import Settings, load_settings
-from workers.local_redis import start_local_redis
+from demo.local_redis import start_local_redis
+from workers.ops.status import Status, read_status
 from workers.queues import QUEUES
-from workers.status import Status, read_status
 
 log = structlog.get_logger(__name__)
 
@@ -113,13 +113,13 @@ def _redis(settings: Settings, work_dir: Path) -> Iterator[dict[str, str]]:
 def start_workers(
     env: dict[str, str], processes: int, threads: int, log_file: IO[bytes]
 ) -> subprocess.Popen[bytes]:
-    """`dramatiq workers.actors` in its own process group, so stopping it stops every child."""
+    """`dramatiq workers.stages` in its own process group, so stopping it stops every child."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "dramatiq",
-            "workers.actors",
+            "workers.stages",
             "-p",
             str(processes),
             "-t",
@@ -148,7 +148,7 @@ def stop_workers(process: subprocess.Popen[bytes], timeout_s: float = 30) -> Non
 def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None) -> DemoSummary:
     base_settings = load_settings()
     if options.input_file is not None:
-        from pipeline.csv_source import CardFile
+        from workers.sources.csv_file import CardFile
 
         CardFile(options.input_file)  # a bad encoding or header fails before anything starts
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="cardsync-demo-"))
@@ -177,7 +177,7 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
             workers = start_workers(env, options.workers, options.threads, log_file)
             try:
                 started = time.monotonic()
-                from workers.importer import import_file
+                from workers.sources.importer import import_file
 
                 begun = import_file(rt, input_file)
                 say(f"import {begun.import_id}: {begun.rows} rows from {input_file.name}")
@@ -194,7 +194,7 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
 
 
 def _generate(options: DemoOptions, work_dir: Path) -> Path:
-    from pipeline.synthetic import generate_cards, write_csv
+    from demo.synthetic import generate_cards, write_csv
 
     path = work_dir / f"cards-{options.cards}.csv"
     write_csv(path, generate_cards(options.cards, seed=options.seed), encoding="cp932")

@@ -14,12 +14,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from pipeline.models import SyncRecord
 from pipeline.records import merged_marker_record
-from workers.call_limiter import CallLimiter, CallSlotTimeout
-from workers.circuit_breaker import CircuitBreaker, WritersPaused
-from workers.import_tracker import ImportTracker
-from workers.keys import Keys
-from workers.salesforce import SalesforceGateway
-from workers.sf_errors import (
+from workers.salesforce.breaker import CircuitBreaker, WritersPaused
+from workers.salesforce.errors import (
     CallError,
     CallFailure,
     RecordOutcome,
@@ -29,8 +25,12 @@ from workers.sf_errors import (
     duplicate_match_id,
     usage_share,
 )
-from workers.sync_ledger import SyncLedger, payload_hash
-from workers.writer_buffer import MERGED_MARKER_VERSION, Blocked, BufferedRecord, WriterBuffer
+from workers.salesforce.gateway import SalesforceGateway
+from workers.salesforce.limiter import CallLimiter, CallSlotTimeout
+from workers.state.import_tracker import ImportTracker
+from workers.state.keys import Keys
+from workers.state.sync_ledger import SyncLedger, payload_hash
+from workers.state.writer_buffer import MERGED_MARKER_VERSION, Blocked, BufferedRecord, WriterBuffer
 
 log = structlog.get_logger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 import redis
 import typer
 
-from workers.dead_letters import DeadLetterStore
-from workers.keys import Keys
+from workers.state.dead_letters import DeadLetterStore
+from workers.state.keys import Keys
 
 
 @dataclass
@@ -132,7 +132,7 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Account for every card of an import: rejected, merged, written or dead-lettered."""
-    from workers.dead_letters import _runtime
+    from workers.state.dead_letters import _runtime
 
     rt = _runtime()
     if not rt.redis.exists(rt.keys.import_info(import_id)):

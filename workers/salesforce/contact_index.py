@@ -21,8 +21,8 @@ import structlog
 
 from pipeline.models import Person
 from pipeline.normalize import normalize_email, normalize_name
-from workers.keys import Keys
-from workers.salesforce import SalesforceGateway
+from workers.salesforce.gateway import SalesforceGateway
+from workers.state.keys import Keys
 
 log = structlog.get_logger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import structlog
 
-from pipeline.csv_source import CardFile
 from pipeline.models import Reject
-from workers.import_tracker import new_import_id
 from workers.runtime import Runtime
+from workers.sources.csv_file import CardFile
+from workers.state.import_tracker import new_import_id
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ def import_file(
     rt: Runtime, path: Path, *, chunk_size: int | None = None, source_name: str | None = None
 ) -> ImportStarted:
     """Read the file once, sending raw rows to card_ingest; bad headers or encoding raise first."""
-    from workers.actors import card_ingest
+    from workers.stages import card_ingest
 
     card_file = CardFile(path, source_name=source_name)
     size = chunk_size or rt.settings.pipeline.chunk_size

@@ -7,7 +7,7 @@ import json
 import redis
 
 from pipeline.owners import OwnerDecision, SansanOwner
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 
 class OwnerMappingStore:

@@ -8,8 +8,8 @@ import redis
 import structlog
 
 from pipeline.normalize import normalize_company
-from workers.keys import Keys
-from workers.salesforce import SalesforceGateway
+from workers.salesforce.gateway import SalesforceGateway
+from workers.state.keys import Keys
 
 log = structlog.get_logger(__name__)
 

@@ -86,8 +86,8 @@ def demo(
     every queue has drained.
     """
     _settings()
-    from workers.demo import DemoOptions, run_demo, summary_json
-    from workers.local_redis import RedisNotFound
+    from demo.local_redis import RedisNotFound
+    from demo.run import DemoOptions, run_demo, summary_json
 
     def progress(message: str) -> None:
         typer.echo(message, err=True)
@@ -122,9 +122,9 @@ def import_cards(
 ) -> None:
     """Stream FILE into the pipeline and print the import id; workers do the rest."""
     rt = _runtime()
-    from pipeline.csv_source import CsvFormatError, EncodingError
     from pipeline.headers import MissingHeaderError
-    from workers.importer import import_file
+    from workers.sources.csv_file import CsvFormatError, EncodingError
+    from workers.sources.importer import import_file
 
     try:
         started = import_file(rt, file, chunk_size=chunk_size)
@@ -151,8 +151,8 @@ def status(
 ) -> None:
     """Queue depth per stage (ready, in flight, delayed, dead), writer backlog, workers, imports."""
     rt = _runtime()
+    from workers.ops.status import read_status, render_status
     from workers.queues import QUEUES
-    from workers.status import read_status, render_status
 
     while True:
         reading = read_status(
@@ -201,7 +201,7 @@ def rejects(
 
 
 def _register_preview() -> None:
-    from workers.preview import preview
+    from workers.ops.preview import preview
 
     app.command("preview")(preview)
 
@@ -210,8 +210,8 @@ _register_preview()
 
 
 def _register_reliability() -> None:
-    from workers.dead_letters import dead_letters_app
-    from workers.reconcile import reconcile
+    from workers.ops.reconcile import reconcile
+    from workers.state.dead_letters import dead_letters_app
 
     app.add_typer(dead_letters_app, name="dead-letters")
     app.command("reconcile")(reconcile)
@@ -236,7 +236,7 @@ def mapping_show(
     rt = _runtime()
     from dataclasses import asdict
 
-    from workers.mapping_admin import mapping_rows
+    from workers.ops.mapping_admin import mapping_rows
 
     rows = mapping_rows(rt)
     for r in rows:
@@ -259,7 +259,7 @@ def mapping_set(
 ) -> None:
     """Override one Sansan user's owner (wins over the username match and the default user)."""
     rt = _runtime()
-    from workers.mapping_admin import MappingError, set_override
+    from workers.ops.mapping_admin import MappingError, set_override
 
     try:
         user_id = set_override(rt, sansan_user, salesforce_username)
@@ -287,7 +287,7 @@ def mapping_export(
 ) -> None:
     """Write the mapping as CSV (edit salesforce_username, then `cardsync mapping import`)."""
     rt = _runtime()
-    from workers.mapping_admin import export_csv, mapping_rows
+    from workers.ops.mapping_admin import export_csv, mapping_rows
 
     text = export_csv(mapping_rows(rt))
     if file is None:
@@ -307,7 +307,7 @@ def mapping_import(
 ) -> None:
     """Apply overrides in bulk from a CSV: all rows are checked first; one bad row applies none."""
     rt = _runtime()
-    from workers.mapping_admin import MappingError, import_csv
+    from workers.ops.mapping_admin import MappingError, import_csv
 
     try:
         applied = import_csv(rt, file)
@@ -328,7 +328,7 @@ def worker(
         list[str] | None, typer.Option("--queue", "-Q", help="Only these queues (repeatable).")
     ] = None,
 ) -> None:
-    """Run pipeline workers (wraps `dramatiq workers.actors`) until SIGTERM or Ctrl-C."""
+    """Run pipeline workers (wraps `dramatiq workers.stages`) until SIGTERM or Ctrl-C."""
     settings = _settings()
     from workers.queues import QUEUES
 
@@ -339,7 +339,7 @@ def worker(
         sys.executable,
         "-m",
         "dramatiq",
-        "workers.actors",
+        "workers.stages",
         "--processes",
         str(processes or settings.worker.processes),
         "--threads",

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from pipeline.models import SyncRecord
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 
 def payload_hash(record: SyncRecord) -> str:

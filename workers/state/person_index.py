@@ -10,7 +10,7 @@ import redis
 
 from pipeline.merge import build_person, identity_facts, is_company_key, match_keys, new_person_key
 from pipeline.models import Card, Person
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 # One card joins the index (the rules are in pipeline/merge.py and docs/name-merge.md).
 # Candidates are the persons its keys, or its earlier assignment, point to. Strong keys (person

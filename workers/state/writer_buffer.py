@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from pipeline.models import SyncRecord
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 # Values are "version|json" so the scripts can compare versions without decoding JSON.
 _PUT = """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 
-from workers.keys import Keys
+from workers.state.keys import Keys
 
 # Opens the breaker and counts the trip; while it is open, a trip changes nothing.
 _TRIP = """

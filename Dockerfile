@@ -6,6 +6,7 @@ COPY config ./config
 COPY pipeline ./pipeline
 COPY workers ./workers
 COPY emulators ./emulators
+COPY demo ./demo
 RUN uv sync --frozen --no-dev && ln -s /app/.venv/bin/cardsync /usr/local/bin/cardsync
 ENV PATH="/app/.venv/bin:$PATH"
 CMD ["cardsync", "worker"]

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from config.field_mapping import FieldMapping
+from pipeline.accounts import AccountLink
 from pipeline.models import Person, SyncRecord
 
 MAILING_STREET_MAX = 255
 
-
-@dataclass(frozen=True, slots=True)
-class AccountLink:
-    """How a Contact reaches its Account: an existing record's id, or our external ID (new one)."""
-
-    company_key: str
-    account_id: str = ""
-    external_id: str = ""
-
-
-def account_external_id(company_key: str) -> str:
-    """External ID of an Account cardsync creates, derived from the normalized company key."""
-    return "K" + hashlib.sha1(company_key.encode("utf-8")).hexdigest()[:24]
+# A merged-away person never changes again: its marker outranks any version it had.
+# (Below 2**53, so Redis's Lua numbers compare it exactly.)
+MERGED_MARKER_VERSION = 10**12
 
 
 def person_value(person: Person, name: str) -> str:
@@ -101,7 +90,8 @@ def account_record(
 def merged_marker_record(
     *, external_id_field: str, external_id: str, survivor: str, merged_into_field: str
 ) -> SyncRecord:
-    """The update that marks a written person as merged into another: never two live Contacts."""
+    """The update that marks a written person as merged into another: never two live Contacts.
+    The only place a marker is built; it is written at MERGED_MARKER_VERSION."""
     return SyncRecord(
         sobject="Contact",
         external_id_field=external_id_field,

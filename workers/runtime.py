@@ -15,6 +15,7 @@ from config.settings import Settings, get_settings
 from workers.ops.status import SENDER_PREFIX
 from workers.redis_client import connection_pool, get_redis, redis_url
 from workers.salesforce.account_index import AccountIndex
+from workers.salesforce.calls import GuardedCalls
 from workers.salesforce.contact_index import ContactIndex
 from workers.salesforce.gateway import SalesforceGateway
 from workers.salesforce.user_directory import DirectoryCache
@@ -77,8 +78,13 @@ class Runtime:
         return WriterBuffer(self.redis, self.keys, batch_size=p.batch_size, linger_ms=p.linger_ms)
 
     @cached_property
+    def policy(self) -> WriterPolicy:
+        return WriterPolicy.from_settings(self.settings)
+
+    @cached_property
     def gateway(self) -> SalesforceGateway:
-        return SalesforceGateway(self.settings.salesforce, self._count_api_call)
+        calls = GuardedCalls(self.redis, self.keys, self.policy)
+        return SalesforceGateway(self.settings.salesforce, calls, self._count_api_call)
 
     @cached_property
     def directory(self) -> DirectoryCache:
@@ -120,8 +126,9 @@ class Runtime:
             self.ledger,
             self.tracker,
             self.gateway,
+            contact_external_id_field=self.settings.salesforce.contact_external_id_field,
             merged_into_field=self.settings.salesforce.merged_into_field,
-            policy=WriterPolicy.from_settings(self.settings),
+            policy=self.policy,
         )
 
     def _count_api_call(self, response: requests.Response) -> None:

@@ -13,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 from config.settings import load_settings
 from emulators.salesforce.server import RunningEmulator, start_emulator
 from pipeline.models import SyncRecord
-from tests.integration.harness import pipeline_env
+from tests.integration.harness import pipeline_env, salesforce_client
 from workers.ops.status import read_status, render_status
 from workers.queues import QUEUES
 from workers.runtime import Runtime
@@ -115,7 +115,7 @@ def test_dropped_connections_and_timeouts_are_retried_and_create_no_duplicate(rt
 
 def test_an_expired_session_is_renewed_once_for_all_threads(rt, emulator):
     gateway = rt.gateway
-    gateway.client()
+    assert gateway.user_id  # logged in
     logins = gateway.logins
     emulator.api.auth.expire_all()
     barrier = threading.Barrier(6)
@@ -278,7 +278,7 @@ def test_a_duplicate_rule_match_is_linked_instead_of_failing(rt, emulator):
     emulator.config.duplicate_rules = [{"sobject": "Contact", "field": "Email", "action": "block"}]
     try:
         # created by hand in the org, before cardsync knew the person
-        existing = rt.gateway.client().Contact.create(
+        existing = salesforce_client(emulator).Contact.create(
             {"LastName": "Manual", "Email": "kept@example.jp"}
         )["id"]
         record = replace(
@@ -350,3 +350,22 @@ def test_each_trip_without_a_success_doubles_the_pause(redis_client):
     redis_client.hset(Keys().writer_breaker(), "until_ms", 0)
     breaker.succeeded()
     assert round(breaker.trip("again").until - time.time()) == 10
+
+
+def test_map_stage_reads_and_stamps_meet_the_same_breaker_and_retries_as_the_writer(rt, emulator):
+    from workers.salesforce.breaker import WritersPaused
+    from workers.salesforce.contact_index import stamp_external_ids
+
+    rt.writer.breaker.trip("REQUEST_LIMIT_EXCEEDED")
+    calls = emulator.api_calls()
+    with pytest.raises(WritersPaused):
+        rt.accounts.ensure_fresh()
+    with pytest.raises(WritersPaused):
+        stamp_external_ids(rt.gateway, "Sansan_Person_Id__c", {"003000000000001": "gp-1"})
+    assert emulator.api_calls() == calls  # nothing reached the org
+    rt.redis.hset(rt.keys.writer_breaker(), "until_ms", 0)  # the pause ran out
+    emulator.faults.update(seed=3, error_rates={"SERVER_UNAVAILABLE": 0.5})
+    rt.writer.configure(replace(FAST, retry_attempts=12))
+    users = rt.gateway.query_all("SELECT Id, Username FROM User")
+    assert users and all(u["Id"].startswith("005") for u in users)
+    assert int(rt.redis.hget(rt.keys.stats(), "call_failures.SERVER_UNAVAILABLE") or 0) >= 1

@@ -1,8 +1,9 @@
 """Finding Contacts that already exist in Salesforce (not made by cardsync) for new persons.
 
-Before cardsync creates a Contact it looks for one the org already has: by email, else by name
-at the person's existing Account. Exactly one candidate is linked (our external ID is stamped on
-it, so the upsert updates it); several are not guessed at: the person waits in `needs_review`.
+Before cardsync creates a Contact it looks for one the org already has (the rules are in
+pipeline/existing.py: by email, else by name at the person's existing Account). Exactly one
+candidate is linked (our external ID is stamped on it, so the upsert updates it); several are not
+guessed at: the person waits in `needs_review`.
 
 Lookups cost few API calls: one `COUNT()` per refresh tells how many Contacts lack our external
 ID; up to `max_indexed` of them are read once into Redis, beyond that each chunk sends one SOQL
@@ -11,16 +12,15 @@ query with every value escaped.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 import structlog
 
+from pipeline.existing import ExistingMatch, match_existing_contact, name_key, person_name_key
 from pipeline.models import Person
-from pipeline.normalize import normalize_email, normalize_name
+from pipeline.normalize import normalize_email
 from workers.salesforce.gateway import SalesforceGateway
 from workers.state.keys import Keys
 
@@ -32,39 +32,6 @@ def soql_quote(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     return f"'{escaped}'"
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingMatch:
-    action: str  # "link" (one candidate) or "needs_review" (several)
-    target_ids: tuple[str, ...]
-    reason: str  # "email" or "name_and_account"
-
-
-def _name_key(last: str, first: str, account_id: str) -> str:
-    return f"{normalize_name(last, first)}|{account_id}"
-
-
-def decide(
-    person: Person, account_id: str, by_email: dict[str, list[str]], by_name: dict[str, list[str]]
-) -> ExistingMatch | None:
-    """Email first, then name at the person's existing Account; None when nothing matches."""
-    email = normalize_email(person.get("email"))
-    for reason, ids in (
-        ("email", by_email.get(email, []) if email else []),
-        (
-            "name_and_account",
-            by_name.get(
-                _name_key(person.get("last_name"), person.get("first_name"), account_id), []
-            )
-            if account_id
-            else [],
-        ),
-    ):
-        unique = tuple(sorted(set(ids)))
-        if unique:
-            return ExistingMatch("link" if len(unique) == 1 else "needs_review", unique, reason)
-    return None
 
 
 class ContactIndex:
@@ -101,9 +68,10 @@ class ContactIndex:
             return self._load()
 
     def _load(self) -> str:
-        client = self._gateway.client()
         count = int(
-            client.query(f"SELECT COUNT() FROM Contact WHERE {self._ext} = null")["totalSize"]
+            self._gateway.query(f"SELECT COUNT() FROM Contact WHERE {self._ext} = null")[
+                "totalSize"
+            ]
         )
         by_email: dict[str, list[str]] = {}
         by_name: dict[str, list[str]] = {}
@@ -134,7 +102,7 @@ class ContactIndex:
         if email:
             by_email.setdefault(email, []).append(record["Id"])
         if record.get("AccountId"):
-            key = _name_key(
+            key = name_key(
                 record.get("LastName") or "", record.get("FirstName") or "", record["AccountId"]
             )
             by_name.setdefault(key, []).append(record["Id"])
@@ -149,7 +117,7 @@ class ContactIndex:
         emails = sorted({e for p in persons if (e := normalize_email(p.get("email")))})
         names = sorted(
             {
-                _name_key(p.get("last_name"), p.get("first_name"), account_ids[p.person_key])
+                person_name_key(p, account_ids[p.person_key])
                 for p in persons
                 if account_ids.get(p.person_key)
             }
@@ -195,7 +163,9 @@ class ContactIndex:
                     self._add(record, by_email, by_name)
         matches = {}
         for person in persons:
-            found = decide(person, account_ids.get(person.person_key, ""), by_email, by_name)
+            found = match_existing_contact(
+                person, account_ids.get(person.person_key, ""), by_email, by_name
+            )
             if found is not None:
                 matches[person.person_key] = found
         return matches
@@ -234,39 +204,16 @@ def _joined(groups: dict[str, list[str]]) -> dict[str, str]:
 def stamp_external_ids(
     gateway: SalesforceGateway, external_id_field: str, links: dict[str, str]
 ) -> dict[str, str]:
-    """Write our external ID on each linked Contact (contact id -> person key); returns failures."""
+    """Write our external ID on each linked Contact (contact id -> person key); returns the
+    failures (contact id -> error codes)."""
     if not links:
         return {}
-    items = list(links.items())
-    failures: dict[str, str] = {}
-    for start in range(0, len(items), 200):
-        batch = items[start : start + 200]
-        body = {
-            "allOrNone": False,
-            "records": [
-                {"attributes": {"type": "Contact"}, "Id": cid, external_id_field: pk}
-                for cid, pk in batch
-            ],
-        }
-        results = gateway.client().restful("composite/sobjects", method="PATCH", json=body)
-        for (cid, _), result in zip(batch, results, strict=True):
-            if not result.get("success"):
-                codes = ",".join(e.get("statusCode", "") for e in result.get("errors", []))
-                failures[cid] = codes or "failed"
-    return failures
-
-
-def needs_review_entry(match: ExistingMatch, person: Person, note: str = "") -> str:
-    return json.dumps(
-        {
-            "candidates": list(match.target_ids),
-            "reason": match.reason,
-            "note": note,
-            "email": person.get("email"),
-            "name": f"{person.get('last_name')} {person.get('first_name')}".strip(),
-            "company": person.get("company_name"),
-            "card_ids": list(person.card_ids),
-            "at": time.time(),
-        },
-        ensure_ascii=False,
+    results = gateway.update_collection(
+        "Contact", [{"Id": cid, external_id_field: pk} for cid, pk in links.items()]
     )
+    failures: dict[str, str] = {}
+    for cid, result in zip(links, results, strict=True):
+        if not result.get("success"):
+            codes = ",".join(e.get("statusCode", "") for e in result.get("errors", []))
+            failures[cid] = codes or "failed"
+    return failures

@@ -3,7 +3,8 @@
 simple-salesforce builds its login URLs as https://{domain}.salesforce.com, which cannot reach a
 My Domain URL with a port or the local emulator, so cardsync asks for the token itself and hands
 the instance URL and token to `Salesforce(...)`. Every HTTP call goes through one session that
-sets a timeout (simple-salesforce sets none) and trusts the configured CA.
+sets a timeout (simple-salesforce sets none) and trusts the configured CA, and every data call
+goes through the guarded call path (`workers/salesforce/calls.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import requests
@@ -25,8 +26,11 @@ from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGen
 from simple_salesforce.util import exception_handler
 
 from config.settings import AuthFlow, SalesforceSettings
+from workers.salesforce.calls import GuardedCalls
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class SalesforceAuthError(Exception):
@@ -136,15 +140,24 @@ DUPLICATE_RULE_HEADER = {
 }
 
 
+# An sObject Collections call takes at most this many records.
+COLLECTION_MAX = 200
+
+
 class SalesforceGateway:
-    """The calls cardsync makes, over one authenticated simple-salesforce client per process."""
+    """Every call cardsync makes to Salesforce, over one authenticated simple-salesforce client
+    per process. Each public call goes through `calls` (breaker, limiter, retry, classification),
+    so a failure reaches the caller as `SalesforceCallFailed`, `WritersPaused` or
+    `CallSlotTimeout`; the client itself never leaves this class."""
 
     def __init__(
         self,
         settings: SalesforceSettings,
+        calls: GuardedCalls,
         on_api_call: Callable[[requests.Response], None] | None = None,
     ) -> None:
         self._settings = settings
+        self.calls = calls
         self._on_api_call = on_api_call
         self._last = threading.local()
         self._session = build_session(settings, self._observe)
@@ -179,7 +192,7 @@ class SalesforceGateway:
         )
         return self._client
 
-    def client(self) -> Salesforce:
+    def _logged_in(self) -> Salesforce:
         with self._lock:
             return self._client or self._login()
 
@@ -190,33 +203,46 @@ class SalesforceGateway:
                 return self._login()
             return self._client or self._login()
 
-    def _call(self, fn: Callable[[Salesforce], Any]) -> Any:
-        client = self.client()
-        try:
-            return fn(client)
-        except SalesforceExpiredSession:
-            return fn(self._relogin(client))
+    def _call(self, fn: Callable[[Salesforce], T], renew: Callable[[], None] | None = None) -> T:
+        """One guarded call; an expired session is renewed once inside it."""
+
+        def attempt() -> T:
+            client = self._logged_in()
+            try:
+                return fn(client)
+            except SalesforceExpiredSession:
+                return fn(self._relogin(client))
+
+        return self.calls.run(attempt, limit_info=self.last_limit_info, renew=renew)
 
     @property
     def user_id(self) -> str:
-        self.client()
+        """The integration user's Id (logs in if needed; a token request is no API call)."""
+        self._logged_in()
         assert self._token is not None
         return self._token.user_id
 
-    def query_all(self, soql: str) -> Iterator[dict[str, Any]]:
-        client = self.client()
-        started = False
-        try:
-            for record in client.query_all_iter(soql):
-                started = True
-                yield record
-        except SalesforceExpiredSession:
-            if started:  # records were handed out already: a restart would repeat them
-                raise
-            yield from self._relogin(client).query_all_iter(soql)
+    def query(self, soql: str) -> dict[str, Any]:
+        """One SOQL call: the first page with `totalSize` (enough for `SELECT COUNT()`)."""
+        return dict(self._call(lambda sf: sf.query(soql)))
+
+    def query_all(self, soql: str) -> list[dict[str, Any]]:
+        """Every record the SOQL selects; each page is one guarded call."""
+        page = self._call(lambda sf: sf.query(soql))
+        records = list(page["records"])
+        while not page.get("done", True):
+            next_url = page["nextRecordsUrl"]
+            page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            records += page["records"]
+        return records
 
     def upsert_collection(
-        self, sobject: str, external_id_field: str, records: list[dict[str, Any]]
+        self,
+        sobject: str,
+        external_id_field: str,
+        records: list[dict[str, Any]],
+        *,
+        renew: Callable[[], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Upsert up to 200 records by external ID; one result per record, in order."""
         body = {
@@ -228,25 +254,30 @@ class SalesforceGateway:
             self._call(
                 lambda sf: sf.restful(
                     path, method="PATCH", json=body, headers=DUPLICATE_RULE_HEADER
-                )
+                ),
+                renew,
             )
         )
 
     def update_collection(
         self, sobject: str, records: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Update up to 200 records by Id (each record carries "Id"); one result per record."""
-        body = {
-            "allOrNone": False,
-            "records": [{"attributes": {"type": sobject}, **record} for record in records],
-        }
-        return list(
-            self._call(
-                lambda sf: sf.restful(
+        """Update records by Id (each record carries "Id"), 200 a call; one result per record."""
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(records), COLLECTION_MAX):
+            body = {
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": sobject}, **record}
+                    for record in records[start : start + COLLECTION_MAX]
+                ],
+            }
+            results += self._call(
+                lambda sf, body=body: sf.restful(
                     "composite/sobjects", method="PATCH", json=body, headers=DUPLICATE_RULE_HEADER
                 )
             )
-        )
+        return results
 
     # Bulk API 2.0 ----------------------------------------------------------------------------
 
@@ -257,6 +288,7 @@ class SalesforceGateway:
         records: list[dict[str, Any]],
         *,
         on_poll: Callable[[str, str], None] | None = None,
+        renew: Callable[[], None] | None = None,
         poll_initial_s: float = 0.2,
         poll_max_s: float = 5.0,
         job_timeout_s: float = 1800.0,
@@ -265,9 +297,9 @@ class SalesforceGateway:
         shaped like sObject Collections results. Records the job left unprocessed come back as
         UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll.
 
-        simple-salesforce's Bulk 2.0 handler does not refresh an expired session, so these
-        calls go through `_call`, which re-authenticates once and reruns the job (an upsert by
-        external ID, so a rerun converges)."""
+        The whole job is one guarded call. simple-salesforce's Bulk 2.0 handler does not
+        refresh an expired session, so `_call` re-authenticates once and reruns the job (an
+        upsert by external ID, so a rerun converges)."""
         return self._call(
             lambda sf: self._bulk_job(
                 sf,
@@ -278,7 +310,8 @@ class SalesforceGateway:
                 poll_initial_s,
                 poll_max_s,
                 job_timeout_s,
-            )
+            ),
+            renew,
         )
 
     def _bulk_request(

@@ -10,27 +10,24 @@ from typing import Any
 
 import redis
 import structlog
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from pipeline.models import SyncRecord
-from pipeline.records import merged_marker_record
+from pipeline.records import MERGED_MARKER_VERSION, merged_marker_record
 from workers.salesforce.breaker import CircuitBreaker, WritersPaused
 from workers.salesforce.errors import (
-    CallError,
     CallFailure,
     RecordOutcome,
     SalesforceCallFailed,
-    classify_exception,
     classify_record,
     duplicate_match_id,
-    usage_share,
 )
 from workers.salesforce.gateway import SalesforceGateway
 from workers.salesforce.limiter import CallLimiter, CallSlotTimeout
 from workers.state.import_tracker import ImportTracker
 from workers.state.keys import Keys
+from workers.state.merge_tombstones import MergeTombstones
 from workers.state.sync_ledger import SyncLedger, payload_hash
-from workers.state.writer_buffer import MERGED_MARKER_VERSION, Blocked, BufferedRecord, WriterBuffer
+from workers.state.writer_buffer import Blocked, BufferedRecord, WriterBuffer
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +109,7 @@ class BatchWriter:
         tracker: ImportTracker,
         gateway: SalesforceGateway,
         *,
+        contact_external_id_field: str = "Sansan_Person_Id__c",
         merged_into_field: str = "Sansan_Merged_Into__c",
         policy: WriterPolicy | None = None,
     ) -> None:
@@ -121,22 +119,44 @@ class BatchWriter:
         self._ledger = ledger
         self._tracker = tracker
         self._gateway = gateway
+        self._tombstones = MergeTombstones(client, keys)
+        self._contact_external_id_field = contact_external_id_field
         self._merged_into_field = merged_into_field
         self.configured = False
         self.configure(policy or WriterPolicy())
 
     def configure(self, policy: WriterPolicy) -> None:
+        """The writer's policy; its call part governs every Salesforce call of the gateway."""
         self.policy = policy
-        self.breaker = CircuitBreaker(
-            self._redis,
-            self._keys,
-            initial_pause_s=policy.budget_initial_pause_s,
-            max_pause_s=policy.budget_max_pause_s,
-        )
-        self.limiter = CallLimiter(
-            self._redis, self._keys, limit=policy.max_calls_in_flight, lease_s=policy.call_lease_s
-        )
+        self._gateway.calls.configure(policy)
         self.buffer.lease_ms = int(policy.call_lease_s * 1000)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._gateway.calls.breaker
+
+    @property
+    def limiter(self) -> CallLimiter:
+        return self._gateway.calls.limiter
+
+    def accept(self, records: list[BufferedRecord], merged_into: dict[str, str]) -> None:
+        """Buffer the records of a `card_write` message and apply its merge notices.
+
+        A merged-away person is remembered first (so a live record of it that arrives later is
+        caught before its write), then its waiting records are dropped, and a marker is buffered
+        if Salesforce has its Contact. A write racing this finds the tombstone after it, see
+        `_write`."""
+        markers: list[BufferedRecord] = []
+        if merged_into:
+            gone = list(merged_into)
+            self._tombstones.record(merged_into)
+            self.buffer.discard("Contact", gone)
+            written = self._ledger.salesforce_ids("Contact", gone)
+            markers = [
+                self._marker(self._contact_external_id_field, p, merged_into[p]) for p in written
+            ]
+        if records or markers:
+            self.buffer.put(markers + records)
 
     def flush_due(self) -> FlushReport:
         """Write every full batch, and partial ones whose oldest record has lingered long enough."""
@@ -173,18 +193,15 @@ class BatchWriter:
 
     def _merged_away(self, batch: list[BufferedRecord]) -> dict[str, str]:
         """person key -> survivor, for live person records whose person was merged into another."""
-        keys = [b.record.person_key for b in batch if b.version < MERGED_MARKER_VERSION]
-        keys = [k for k in keys if k]
-        if not keys:
-            return {}
-        aliases = self._redis.hmget(self._keys.person_alias(), keys)
-        return {k: a for k, a in zip(keys, aliases, strict=True) if a}
+        return self._tombstones.survivors(
+            [b.record.person_key for b in batch if b.version < MERGED_MARKER_VERSION]
+        )
 
-    def _marker(self, record: SyncRecord, survivor: str) -> BufferedRecord:
+    def _marker(self, external_id_field: str, external_id: str, survivor: str) -> BufferedRecord:
         return BufferedRecord(
             merged_marker_record(
-                external_id_field=record.external_id_field,
-                external_id=record.external_id,
+                external_id_field=external_id_field,
+                external_id=external_id,
                 survivor=survivor,
                 merged_into_field=self._merged_into_field,
             ),
@@ -201,7 +218,9 @@ class BatchWriter:
             gone = self._merged_away(batch)
             if gone:
                 batch = [
-                    self._marker(b.record, gone[b.record.person_key])
+                    self._marker(
+                        b.record.external_id_field, b.record.external_id, gone[b.record.person_key]
+                    )
                     if b.record.person_key in gone and b.record.external_id in entries
                     else b
                     for b in batch
@@ -228,21 +247,18 @@ class BatchWriter:
                 payloads = [{**b.record.payload, ext_field: b.record.external_id} for b in to_send]
                 renew = lambda: self.buffer.extend(sobject, leased)  # noqa: E731
                 if bulk:
-                    results = self._send(
-                        lambda: self._gateway.bulk_upsert(
-                            sobject,
-                            ext_field,
-                            payloads,
-                            on_poll=lambda job, state: self._bulk_polled(
-                                sobject, job, state, len(payloads), renew
-                            ),
+                    results = self._gateway.bulk_upsert(
+                        sobject,
+                        ext_field,
+                        payloads,
+                        on_poll=lambda job, state: self._bulk_polled(
+                            sobject, job, state, len(payloads), renew
                         ),
                         renew=renew,
                     )
                 else:
-                    results = self._send(
-                        lambda: self._gateway.upsert_collection(sobject, ext_field, payloads),
-                        renew=renew,
+                    results = self._gateway.upsert_collection(
+                        sobject, ext_field, payloads, renew=renew
                     )
             except SalesforceCallFailed as failed:
                 if failed.error.failure is not CallFailure.PERMANENT:
@@ -284,48 +300,15 @@ class BatchWriter:
             if late:
                 self.buffer.put(
                     [
-                        self._marker(b.record, late[b.record.person_key])
+                        self._marker(
+                            b.record.external_id_field,
+                            b.record.external_id,
+                            late[b.record.person_key],
+                        )
                         for b in written
                         if b.record.person_key in late
                     ]
                 )
-
-    # Calling Salesforce ------------------------------------------------------------------------
-
-    def _send(self, call: Any, renew: Any = None) -> list[dict[str, Any]]:
-        """One call, retried with backoff and jitter while its failure is transient; `renew`
-        extends the batch's lease before each try."""
-        p = self.policy
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, p.retry_attempts)),
-            wait=wait_exponential_jitter(
-                multiplier=p.retry_initial_s, max=p.retry_max_s, jitter=p.retry_initial_s
-            ),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        )
-        return list(retrying(self._call_once, call, renew))
-
-    def _call_once(self, call: Any, renew: Any = None) -> Any:
-        self.breaker.raise_if_open()
-        if renew is not None:
-            renew()
-        with self.limiter.slot():
-            try:
-                result = call()
-            except Exception as error:
-                classified = classify_exception(error)
-                if classified is None:
-                    raise
-                self._note_call_failure(classified)
-                raise SalesforceCallFailed(classified) from error
-        share = usage_share(self._gateway.last_limit_info())
-        if share is not None and share >= self.policy.budget_usage_share:
-            state = self.breaker.trip(f"API usage at {share:.0%} of the daily limit")
-            log.warning("writers_paused", reason=state.reason, until=state.until)
-        else:
-            self.breaker.succeeded()
-        return result
 
     def _bulk_polled(self, sobject: str, job_id: str, state: str, records: int, renew: Any) -> None:
         """Show the job in `status` while it runs; keep the batch's lease alive."""
@@ -335,18 +318,6 @@ class BatchWriter:
         else:
             info = {"sobject": sobject, "records": records, "state": state, "at": time.time()}
             self._redis.hset(self._keys.bulk_jobs(), job_id, json.dumps(info))
-
-    def _note_call_failure(self, error: CallError) -> None:
-        self._redis.hincrby(self._keys.stats(), f"call_failures.{error.error_code}", 1)
-        log.warning(
-            "salesforce_call_failed",
-            failure=error.failure.value,
-            error_code=error.error_code,
-            status=error.status,
-        )
-        if error.failure is CallFailure.BUDGET:
-            state = self.breaker.trip(f"{error.error_code}: {error.message}")
-            log.warning("writers_paused", reason=state.reason, until=state.until)
 
     def _defer(
         self, sobject: str, batch: list[BufferedRecord], report: FlushReport, why: str
@@ -385,11 +356,8 @@ class BatchWriter:
             records.append(
                 {**record.payload, record.external_id_field: record.external_id, "Id": match}
             )
-        linked: list[dict[str, Any]] = []
         try:
-            for start in range(0, len(records), 200):  # a Collections call takes 200 at most
-                chunk = records[start : start + 200]
-                linked += self._send(lambda c=chunk: self._gateway.update_collection(sobject, c))
+            linked = self._gateway.update_collection(sobject, records)
         except (SalesforceCallFailed, WritersPaused, CallSlotTimeout):
             return results  # stays a duplicate: dead-lettered, replayable
         merged = list(results)
@@ -507,12 +475,6 @@ class BatchWriter:
             if import_id:
                 outcomes[import_id][0 if index < len(ok_cards) else 1].append(card_id)
         self._tracker.mark_cards(dict(outcomes))
-
-
-def _retryable(error: BaseException) -> bool:
-    if isinstance(error, SalesforceCallFailed):
-        return error.error.failure in (CallFailure.TRANSIENT, CallFailure.SESSION)
-    return False
 
 
 def _first_code(result: dict[str, Any]) -> str:

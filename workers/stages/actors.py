@@ -12,7 +12,7 @@ from pipeline.models import Card, Reject, SyncRecord
 from pipeline.validation import validate_row
 from workers.broker import broker  # noqa: F401  (sets the global broker before actors are declared)
 from workers.runtime import get_runtime
-from workers.stages.resolver import merged_away_records, resolve_records
+from workers.stages.resolver import resolve_records
 from workers.state.writer_buffer import BufferedRecord
 
 log = structlog.get_logger(__name__)
@@ -68,24 +68,31 @@ def card_merge(import_id: str, cards: list[dict[str, Any]]) -> None:
 def card_map(
     import_id: str, person_keys: list[str], merged_into: dict[str, str] | None = None
 ) -> None:
-    """Owner, Account and Salesforce records for each person; forward them to the writer."""
+    """Owner, Account and Salesforce records for each person; forward them to the writer, with
+    the persons merged away (each to its current survivor), which the writer marks or drops."""
     rt = get_runtime()
     persons = list(rt.persons.load(person_keys).values())
-    records = merged_away_records(rt, merged_into or {}) + resolve_records(rt, persons, import_id)
-    if records:
+    records = resolve_records(rt, persons, import_id)
+    survivors = {gone: rt.persons.resolve(into) for gone, into in (merged_into or {}).items()}
+    if records or survivors:
         card_write.send(
             import_id=import_id,
             records=[{"record": r.record.to_dict(), "version": r.version} for r in records],
+            merged_into=survivors,
         )
-    log.info("chunk_mapped", persons=len(persons), records=len(records))
+    log.info("chunk_mapped", persons=len(persons), records=len(records), merged=len(survivors))
 
 
 @dramatiq.actor(queue_name="card_write", max_retries=_max_retries(), **RETRY_OPTIONS)
-def card_write(import_id: str, records: list[dict[str, Any]]) -> None:
-    """Buffer the records (latest version per external ID wins) and flush what is due."""
+def card_write(
+    import_id: str, records: list[dict[str, Any]], merged_into: dict[str, str] | None = None
+) -> None:
+    """Buffer the records (latest version per external ID wins), apply the merge notices
+    (person -> survivor), and flush what is due."""
     rt = get_runtime()
-    rt.buffer.put(
-        [BufferedRecord(SyncRecord.from_dict(r["record"]), int(r["version"])) for r in records]
+    rt.writer.accept(
+        [BufferedRecord(SyncRecord.from_dict(r["record"]), int(r["version"])) for r in records],
+        merged_into or {},
     )
     _flush_and_reschedule()
 

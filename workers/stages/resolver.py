@@ -1,25 +1,33 @@
-"""Mapping resolution for a set of persons: owner, Account, and the records that represent them."""
+"""The map stage's orchestration: load what the decisions need, decide (pipeline/), store, forward.
+
+The decisions themselves are pure: the owner (pipeline/owners.py), the Account
+(pipeline/accounts.py), an existing Contact (pipeline/existing.py) and the records
+(pipeline/records.py). This module reads and writes the map stage's stores around them.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 
 import structlog
 
-from pipeline.models import SyncRecord
+from pipeline.accounts import account_external_id, decide_account
+from pipeline.existing import (
+    ExistingMatch,
+    ambiguous_account_match,
+    links_wanted,
+    needs_review_entry,
+    review_notes,
+)
+from pipeline.models import Person, SyncRecord
 from pipeline.normalize import normalize_company
 from pipeline.owners import OwnerDecision, SansanOwner, resolve_owner
-from pipeline.records import (
-    AccountLink,
-    account_external_id,
-    account_record,
-    contact_record,
-    merged_marker_record,
-)
+from pipeline.records import account_record, contact_record
 from workers.runtime import Runtime
-from workers.salesforce.contact_index import ExistingMatch, needs_review_entry, stamp_external_ids
+from workers.salesforce.contact_index import stamp_external_ids
 from workers.state.person_index import LoadedPerson
-from workers.state.writer_buffer import MERGED_MARKER_VERSION, BufferedRecord
+from workers.state.writer_buffer import BufferedRecord
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +59,9 @@ def resolve_records(
         lp.person.person_key: normalize_company(lp.person.get("company_name")).key for lp in persons
     }
     existing = rt.accounts.lookup(list(company_keys.values()))
-    ours = {
-        key: account_external_id(key)
-        for key in company_keys.values()
-        if key and key not in existing
-    }
-    created = rt.ledger.salesforce_ids("Account", list(ours.values()))
+    keys = dict.fromkeys(company_keys.values())
+    ours = [account_external_id(k) for k in keys if k and k not in existing]
+    created = rt.ledger.salesforce_ids("Account", ours)
 
     review: set[str] = set()
     if match_existing_records:  # off for the preview, which must not write anything
@@ -78,24 +83,20 @@ def resolve_records(
         )
         if owner.key:
             decisions[owner.key] = (owner, decision)
-        key = company_keys[person.person_key]
-        link: AccountLink | None = None
-        if key in existing:
-            link = AccountLink(key, account_id=existing[key])
-        elif key:
-            ext = ours[key]
-            # Always by external ID, written or not, so a person's payload (and its hash in the
-            # ledger) does not change when its Account gets an Id: replays stay free.
-            link = AccountLink(key, external_id=ext)
-            if ext not in created:
-                mine = account_record(
-                    person,
-                    rt.field_mapping,
-                    account=link,
-                    external_id_field=sf.account_external_id_field,
-                )
-                claimed = rt.accounts.claim(key, json.dumps(mine.to_dict(), ensure_ascii=False))
-                out.append(BufferedRecord(SyncRecord.from_dict(json.loads(claimed)), 0))
+        account = decide_account(company_keys[person.person_key], existing, created)
+        link = account.link
+        if account.create and link is not None:
+            mine = account_record(
+                person,
+                rt.field_mapping,
+                account=link,
+                external_id_field=sf.account_external_id_field,
+            )
+            # Every person of the company asks; the first asker's record is the one written.
+            claimed = rt.accounts.claim(
+                link.company_key, json.dumps(mine.to_dict(), ensure_ascii=False)
+            )
+            out.append(BufferedRecord(SyncRecord.from_dict(json.loads(claimed)), 0))
         if person.person_key in review:
             continue  # several existing Contacts could be this person: write nothing, ask a human
         out.append(
@@ -129,19 +130,11 @@ def match_existing_contacts(
     known = set(rt.ledger.salesforce_ids("Contact", keys)) | rt.contacts.linked_persons(keys)
     new = [lp.person for lp in persons if lp.person.person_key not in known]
     matches = rt.contacts.match(new, existing_account_ids)
-    people = {p.person_key: p for p in new}
-    review: dict[str, str] = {}
-    wanted = {m.target_ids[0]: pk for pk, m in matches.items() if m.action == "link"}
-    claimed = rt.contacts.claim(wanted)
+    claimed = rt.contacts.claim(links_wanted(matches))
     failures = stamp_external_ids(rt.gateway, ext_field, claimed)
-    for pk, match in matches.items():
-        target = match.target_ids[0]
-        if match.action == "needs_review":
-            review[pk] = needs_review_entry(match, people[pk])
-        elif target not in claimed:
-            review[pk] = needs_review_entry(match, people[pk], "linked to another person")
-        elif target in failures:
-            review[pk] = needs_review_entry(match, people[pk], f"link failed: {failures[target]}")
+    people = {p.person_key: p for p in new}
+    notes = review_notes(matches, claimed, failures)
+    review = {pk: _review_json(matches[pk], people[pk], note) for pk, note in notes.items()}
     pipe = rt.redis.pipeline(transaction=False)
     if review:
         pipe.hset(rt.keys.needs_review(), mapping=review)
@@ -160,9 +153,7 @@ def review_ambiguous_accounts(
     """Persons whose company matches several existing Accounts: not guessed, sent to review."""
     ambiguous = rt.accounts.ambiguous(list(company_keys.values()))
     review = {
-        lp.person.person_key: needs_review_entry(
-            ExistingMatch("needs_review", tuple(ambiguous[key]), "account"), lp.person
-        )
+        lp.person.person_key: _review_json(ambiguous_account_match(ambiguous[key]), lp.person)
         for lp in persons
         if (key := company_keys[lp.person.person_key]) in ambiguous
     }
@@ -171,22 +162,6 @@ def review_ambiguous_accounts(
     return set(review)
 
 
-def merged_away_records(rt: Runtime, merged_into: dict[str, str]) -> list[BufferedRecord]:
-    """Persons that became part of another: drop what waits for them, mark what was written."""
-    if not merged_into:
-        return []
-    sf = rt.settings.salesforce
-    rt.buffer.discard("Contact", list(merged_into))
-    written = rt.ledger.salesforce_ids("Contact", list(merged_into))
-    return [
-        BufferedRecord(
-            merged_marker_record(
-                external_id_field=sf.contact_external_id_field,
-                external_id=gone,
-                survivor=rt.persons.resolve(merged_into[gone]),
-                merged_into_field=sf.merged_into_field,
-            ),
-            MERGED_MARKER_VERSION,
-        )
-        for gone in written
-    ]
+def _review_json(match: ExistingMatch, person: Person, note: str = "") -> str:
+    entry = needs_review_entry(match, person, note=note, at=time.time())
+    return json.dumps(entry, ensure_ascii=False)

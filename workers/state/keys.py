@@ -50,6 +50,9 @@ class Keys:
     def lease(self, sobject: str) -> str:
         return f"{self.ns}:wb:{sobject}:lease"
 
+    def writer_merged(self) -> str:  # hash: merged person key -> survivor (from merge notices)
+        return f"{self.ns}:wb:merged"
+
     def flush_tick(self) -> str:
         return f"{self.ns}:wb:tick"
 

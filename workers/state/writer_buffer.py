@@ -90,11 +90,6 @@ return released
 """
 
 
-# A merged-away person never changes again: its marker outranks any version it had.
-# (Below 2**53, so Redis's Lua numbers compare it exactly.)
-MERGED_MARKER_VERSION = 10**12
-
-
 @dataclass(frozen=True, slots=True)
 class BufferedRecord:
     record: SyncRecord

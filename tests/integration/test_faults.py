@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import requests
 from dramatiq.brokers.redis import RedisBroker
 
 from config.settings import load_settings
@@ -350,3 +351,33 @@ def test_each_trip_without_a_success_doubles_the_pause(redis_client):
     redis_client.hset(Keys().writer_breaker(), "until_ms", 0)
     breaker.succeeded()
     assert round(breaker.trip("again").until - time.time()) == 10
+
+
+def test_bulk_job_polls_and_timeout_follow_the_settings(redis_server, emulator, monkeypatch):
+    env = pipeline_env(
+        redis_server.url,
+        emulator,
+        CARDSYNC_SALESFORCE__BULK_POLL_INITIAL_S="0.02",
+        CARDSYNC_SALESFORCE__BULK_POLL_MAX_S="0.05",
+        CARDSYNC_SALESFORCE__BULK_JOB_TIMEOUT_S="2",
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    gateway = Runtime(load_settings()).gateway
+    emulator.api.bulk.processing_delay_s = 60  # the job stays UploadComplete past the timeout
+    polls: list[str] = []
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.Timeout):
+            gateway.bulk_upsert(
+                "Contact",
+                "Sansan_Person_Id__c",
+                [{"Sansan_Person_Id__c": "slow-1", "LastName": "Slow"}],
+                on_poll=lambda _job, state: polls.append(state),
+            )
+    finally:
+        emulator.api.bulk.processing_delay_s = 0.0
+    assert time.monotonic() - started < 30  # not the default 1800 s, not the job's 60 s
+    # The defaults (0.2 s doubling to 5 s) poll 5 times in 2 s; 0.05 s apart, many more.
+    assert len(polls) >= 10, polls
+    assert "Aborted" in {job.state for job in emulator.api.bulk.jobs.values()}  # not left running

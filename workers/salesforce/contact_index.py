@@ -19,6 +19,7 @@ from typing import Any
 import redis
 import structlog
 
+from config.settings import COLLECTIONS_MAX_RECORDS
 from pipeline.models import Person
 from pipeline.normalize import normalize_email, normalize_name
 from workers.salesforce.gateway import SalesforceGateway
@@ -76,7 +77,7 @@ class ContactIndex:
         *,
         external_id_field: str,
         refresh_s: int,
-        max_indexed: int = 50_000,
+        max_indexed: int,
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -239,8 +240,8 @@ def stamp_external_ids(
         return {}
     items = list(links.items())
     failures: dict[str, str] = {}
-    for start in range(0, len(items), 200):
-        batch = items[start : start + 200]
+    for start in range(0, len(items), COLLECTIONS_MAX_RECORDS):
+        batch = items[start : start + COLLECTIONS_MAX_RECORDS]
         body = {
             "allOrNone": False,
             "records": [

@@ -257,13 +257,11 @@ class SalesforceGateway:
         records: list[dict[str, Any]],
         *,
         on_poll: Callable[[str, str], None] | None = None,
-        poll_initial_s: float = 0.2,
-        poll_max_s: float = 5.0,
-        job_timeout_s: float = 1800.0,
     ) -> list[dict[str, Any]]:
         """Upsert through one Bulk API 2.0 ingest job (CSV); one result per record, in order,
         shaped like sObject Collections results. Records the job left unprocessed come back as
-        UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll.
+        UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll; polls and the
+        job's timeout follow the `bulk_*` settings.
 
         simple-salesforce's Bulk 2.0 handler does not refresh an expired session, so these
         calls go through `_call`, which re-authenticates once and reruns the job (an upsert by
@@ -275,9 +273,9 @@ class SalesforceGateway:
                 external_id_field,
                 records,
                 on_poll,
-                poll_initial_s,
-                poll_max_s,
-                job_timeout_s,
+                self._settings.bulk_poll_initial_s,
+                self._settings.bulk_poll_max_s,
+                self._settings.bulk_job_timeout_s,
             )
         )
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_FIELD_MAPPING = Path(__file__).with_name("field_mapping.toml")
+
+# A Salesforce limit, not a setting: one sObject Collections call (/composite/sobjects) takes at
+# most 200 records. It bounds `pipeline.batch_size` and chunks every Collections call we make.
+COLLECTIONS_MAX_RECORDS = 200
+
+ENV_PREFIX = "CARDSYNC_"
+# Variables under this prefix belong to tests and benchmarks (CARDSYNC_TEST_CHAOS_CARDS), not to
+# the settings: the unknown-variable check leaves them alone.
+RESERVED_PREFIX = "CARDSYNC_TEST_"
 
 
 class AuthFlow(StrEnum):
@@ -73,6 +88,85 @@ class SalesforceSettings(BaseModel):
     directory_refresh_s: int = Field(
         default=600, ge=1, description="How long the cached Salesforce user directory is trusted."
     )
+    contact_index_max: int = Field(
+        default=50_000,
+        ge=0,
+        description="Existing Contacts (without our external ID) read once into Redis for "
+        "matching; more than this: one SOQL query per chunk instead.",
+    )
+    max_calls_in_flight: int = Field(
+        default=10, ge=1, description="Salesforce calls at once across every worker process."
+    )
+    retry_attempts: int = Field(
+        default=4, ge=1, description="Tries of one call before its batch goes back to the buffer."
+    )
+    retry_initial_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="First backoff after a transient call failure, seconds; doubles each try.",
+    )
+    retry_max_s: float = Field(
+        default=5.0, gt=0, description="Longest backoff between tries of one call, seconds."
+    )
+    record_max_retries: int = Field(
+        default=5,
+        ge=0,
+        description="Transient failures of one record (e.g. UNABLE_TO_LOCK_ROW) before it is "
+        "dead-lettered.",
+    )
+    budget_usage_share: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Share of the org's daily API budget (Sforce-Limit-Info) at which every "
+        "writer pauses.",
+    )
+    budget_initial_pause_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="First writers' pause once the budget is spent, seconds; doubles while it is.",
+    )
+    budget_max_pause_s: float = Field(
+        default=300.0, gt=0, description="Longest writers' pause, seconds."
+    )
+    bulk_poll_initial_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="First wait between status polls of a Bulk API 2.0 job, seconds; doubles.",
+    )
+    bulk_poll_max_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait between polls of a Bulk job (each poll is an API call).",
+    )
+    bulk_job_timeout_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="A Bulk job not finished after this long is aborted and retried, seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _initial_waits_within_their_maximum(self) -> SalesforceSettings:
+        # The writer's call lease covers a call plus one backoff; see WriterPolicy.from_settings.
+        for initial, longest, too_long in (
+            ("retry_initial_s", "retry_max_s", self.retry_initial_s > self.retry_max_s),
+            (
+                "budget_initial_pause_s",
+                "budget_max_pause_s",
+                self.budget_initial_pause_s > self.budget_max_pause_s,
+            ),
+            (
+                "bulk_poll_initial_s",
+                "bulk_poll_max_s",
+                self.bulk_poll_initial_s > self.bulk_poll_max_s,
+            ),
+        ):
+            if too_long:
+                section = f"{ENV_PREFIX}SALESFORCE__"
+                raise ValueError(
+                    f"{section}{initial.upper()} must not exceed {section}{longest.upper()}"
+                )
+        return self
 
     @property
     def configured(self) -> bool:
@@ -89,7 +183,10 @@ class SansanSettings(BaseModel):
 class PipelineSettings(BaseModel):
     chunk_size: int = Field(default=200, ge=1, le=5000, description="Cards per queue message.")
     batch_size: int = Field(
-        default=200, ge=1, le=200, description="Records per sObject Collections call (max 200)."
+        default=COLLECTIONS_MAX_RECORDS,
+        ge=1,
+        le=COLLECTIONS_MAX_RECORDS,
+        description=f"Records per sObject Collections call (max {COLLECTIONS_MAX_RECORDS}).",
     )
     linger_ms: int = Field(
         default=2000,
@@ -103,6 +200,15 @@ class PipelineSettings(BaseModel):
     field_mapping_file: Path = Field(
         default=DEFAULT_FIELD_MAPPING,
         description="Which person field goes to which Salesforce field.",
+    )
+    bulk_threshold: int = Field(
+        default=10_000,
+        ge=1,
+        description="Pending records of one sObject from which the writer uses Bulk API 2.0 "
+        "ingest jobs instead of Collections calls.",
+    )
+    bulk_batch_size: int = Field(
+        default=10_000, ge=1, description="Records per Bulk API 2.0 ingest job."
     )
 
 
@@ -132,7 +238,7 @@ class WorkerSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="CARDSYNC_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
@@ -170,9 +276,8 @@ class Settings(BaseSettings):
             AuthFlow.CLIENT_CREDENTIALS: ("client_id", "client_secret"),
             AuthFlow.JWT: ("username", "client_id", "private_key_file"),
         }[sf.auth_flow]
-        missing = [
-            f"CARDSYNC_SALESFORCE__{name.upper()}" for name in needed if getattr(sf, name) is None
-        ]
+        given = sf.model_dump(include=set(needed))
+        missing = [f"CARDSYNC_SALESFORCE__{name.upper()}" for name in needed if given[name] is None]
         if missing:
             raise ValueError(f"auth_flow {sf.auth_flow.value} needs {', '.join(missing)}")
         return self
@@ -182,32 +287,89 @@ class SettingsError(Exception):
     """Configuration is invalid; the message names each variable and the reason."""
 
 
-def describe_validation_error(error: ValidationError) -> str:
+def section_of(field: FieldInfo) -> type[BaseModel] | None:
+    """The model of a nested section (set as CARDSYNC_SECTION__FIELD), None for a plain field."""
+    annotation: Any = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def variable_names() -> list[str]:
+    """Every variable the settings read: each field, and each section whole (JSON) or by field."""
+    names = []
+    for name, field in Settings.model_fields.items():
+        names.append(ENV_PREFIX + name.upper())
+        section = section_of(field)
+        if section is not None:
+            names += [f"{ENV_PREFIX}{name.upper()}__{sub.upper()}" for sub in section.model_fields]
+    return names
+
+
+def unknown_variables(names: Iterable[str], where: str = "") -> list[str]:
+    """A line per CARDSYNC_* name no setting reads (a typo), with the closest valid name."""
+    known = variable_names()
+    lines = []
+    for name in names:
+        upper = name.upper()  # pydantic-settings reads the variables case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper.startswith(RESERVED_PREFIX) or upper in known:
+            continue
+        # Compared without the prefix they all share, which would make any two names look close.
+        close = difflib.get_close_matches(
+            upper.removeprefix(ENV_PREFIX), [k.removeprefix(ENV_PREFIX) for k in known], n=1
+        )
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+        lines.append(f"unknown variable {name}{where}{hint}")
+    return lines
+
+
+def _dotenv_files(overrides: dict[str, object]) -> Iterator[Path]:
+    configured: Any = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    if configured is None:
+        return
+    for file in configured if isinstance(configured, list | tuple) else (configured,):
+        if Path(file).is_file():
+            yield Path(file)
+
+
+def _unknown_in_sources(overrides: dict[str, object]) -> list[str]:
+    lines = unknown_variables(os.environ)
+    for file in _dotenv_files(overrides):
+        lines += unknown_variables(dotenv_values(file, encoding="utf-8"), f" in {file}")
+    return lines
+
+
+def _validation_problems(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
-        variable = "CARDSYNC_" + "__".join(loc).upper() if loc else "configuration"
+        variable = ENV_PREFIX + "__".join(loc).upper() if loc else "configuration"
         lines.append(f"{variable}: {item['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    return lines
 
 
-def describe_source_error(error: SourceError) -> str:
+def _source_problem(error: SourceError) -> str:
     # pydantic-settings fails before validation when a section set as one variable
     # (CARDSYNC_SALESFORCE='{...}') is not valid JSON; it names the field, never the value.
     match = re.search(r'field "([^"]+)"', str(error))
-    variable = "CARDSYNC_" + match.group(1).upper() if match else "configuration"
-    reason = "cannot parse the value (a whole section must be a JSON object)"
-    return f"invalid configuration:\n  {variable}: {reason}"
+    variable = ENV_PREFIX + match.group(1).upper() if match else "configuration"
+    return f"{variable}: cannot parse the value (a whole section must be a JSON object)"
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings once, turning pydantic's error into one that names the variables."""
+    """Read the settings once; every unknown variable and invalid value in one SettingsError.
+
+    The error never chains pydantic's, which carries the values (secrets among them)."""
+    problems = _unknown_in_sources(overrides)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        raise SettingsError(describe_validation_error(error)) from None
+        problems += _validation_problems(error)
     except SourceError as error:
-        raise SettingsError(describe_source_error(error)) from None
+        problems.append(_source_problem(error))
+    if problems:
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    return settings
 
 
 @lru_cache(maxsize=1)

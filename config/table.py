@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from config.settings import Settings
+from config.settings import ENV_PREFIX, Settings, section_of
 
 
 def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, field in model.model_fields.items():
-        annotation: Any = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows += _rows(annotation, f"{prefix}{name.upper()}__")
+        section = section_of(field)
+        if section is not None:
+            rows += _rows(section, f"{prefix}{name.upper()}__")
             continue
         default = field.get_default(call_default_factory=True)
         if default is None:
@@ -31,7 +29,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
 
 def config_table() -> str:
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    lines += [f"| {v} | {d} | {m} |" for v, d, m in _rows(Settings, "CARDSYNC_")]
+    lines += [f"| {v} | {d} | {m} |" for v, d, m in _rows(Settings, ENV_PREFIX)]
     return "\n".join(lines)
 
 

@@ -115,6 +115,7 @@ class Runtime:
             self.gateway,
             external_id_field=sf.contact_external_id_field,
             refresh_s=sf.directory_refresh_s,
+            max_indexed=sf.contact_index_max,
         )
 
     @cached_property

@@ -21,8 +21,8 @@ from workers.ops.status import read_status
 from workers.queues import QUEUES
 from workers.sources.importer import import_file
 
-# The size issue #4 names (about 80 s on 2 cores); CARDSYNC_CHAOS_CARDS=3000 for a quick run.
-CARDS = int(os.environ.get("CARDSYNC_CHAOS_CARDS", "20000"))
+# The size issue #4 names (about 80 s on 2 cores); CARDSYNC_TEST_CHAOS_CARDS=3000 for a quick run.
+CARDS = int(os.environ.get("CARDSYNC_TEST_CHAOS_CARDS", "20000"))
 FAULTS = {
     "seed": 42,
     "error_rates": {"SERVER_UNAVAILABLE": 0.05, "UNABLE_TO_LOCK_ROW": 0.05},

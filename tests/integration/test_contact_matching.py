@@ -6,10 +6,12 @@ import json
 
 import pytest
 
+from config.settings import load_settings
 from emulators.salesforce.seed import default_seed
 from emulators.salesforce.server import start_emulator
 from pipeline.models import Person
 from tests.integration.harness import pipeline_env, running_workers, runtime_for, wait_drained
+from workers.runtime import Runtime
 from workers.salesforce.contact_index import ContactIndex
 from workers.sources.importer import import_file
 
@@ -103,21 +105,15 @@ def test_existing_contacts_are_linked_or_reviewed_never_duplicated(setup):
     assert all(c.startswith("001") for c in reasons["account"]["candidates"])
 
 
-def query_mode_index(rt) -> ContactIndex:
-    """An index that must query per chunk: the org has more Contacts than it may hold."""
-    return ContactIndex(
-        rt.redis,
-        rt.keys,
-        rt.gateway,
-        external_id_field="Sansan_Person_Id__c",
-        refresh_s=60,
-        max_indexed=1,
-    )
+def query_mode_index(monkeypatch) -> ContactIndex:
+    """An index that must query per chunk: the org has more Contacts than the settings let it
+    hold (CARDSYNC_SALESFORCE__CONTACT_INDEX_MAX)."""
+    monkeypatch.setenv("CARDSYNC_SALESFORCE__CONTACT_INDEX_MAX", "1")
+    return Runtime(load_settings()).contacts
 
 
-def test_query_mode_escapes_values_and_finds_the_contact(setup):
-    rt, *_ = setup
-    index = query_mode_index(rt)
+def test_query_mode_escapes_values_and_finds_the_contact(setup, monkeypatch):
+    index = query_mode_index(monkeypatch)  # on the org and Redis `setup` made
     assert index.ensure_fresh() == "query"
     person = Person(
         "Px",
@@ -134,9 +130,10 @@ def test_query_mode_escapes_values_and_finds_the_contact(setup):
     assert matches["Px"].action == "link" and matches["Px"].reason == "email"
 
 
-def test_soql_values_with_quotes_backslashes_and_percent_cannot_change_the_query(setup):
-    rt, *_ = setup
-    index = query_mode_index(rt)
+def test_soql_values_with_quotes_backslashes_and_percent_cannot_change_the_query(
+    setup, monkeypatch
+):
+    index = query_mode_index(monkeypatch)  # on the org and Redis `setup` made
     hostile = [
         Person(
             "P1",

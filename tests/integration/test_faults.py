@@ -17,6 +17,7 @@ from tests.integration.harness import pipeline_env, salesforce_client
 from workers.ops.status import read_status, render_status
 from workers.queues import QUEUES
 from workers.runtime import Runtime
+from workers.salesforce.errors import SalesforceCallFailed
 from workers.salesforce.writer import WriterPolicy
 from workers.state.dead_letters import DeadLetterStore
 from workers.state.writer_buffer import BufferedRecord
@@ -369,3 +370,35 @@ def test_map_stage_reads_and_stamps_meet_the_same_breaker_and_retries_as_the_wri
     users = rt.gateway.query_all("SELECT Id, Username FROM User")
     assert users and all(u["Id"].startswith("005") for u in users)
     assert int(rt.redis.hget(rt.keys.stats(), "call_failures.SERVER_UNAVAILABLE") or 0) >= 1
+
+
+def test_bulk_job_polls_and_timeout_follow_the_settings(redis_server, emulator, monkeypatch):
+    env = pipeline_env(
+        redis_server.url,
+        emulator,
+        CARDSYNC_SALESFORCE__BULK_POLL_INITIAL_S="0.02",
+        CARDSYNC_SALESFORCE__BULK_POLL_MAX_S="0.05",
+        CARDSYNC_SALESFORCE__BULK_JOB_TIMEOUT_S="2",
+        CARDSYNC_SALESFORCE__RETRY_ATTEMPTS="1",
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    gateway = Runtime(load_settings()).gateway
+    emulator.api.bulk.processing_delay_s = 60  # the job stays UploadComplete past the timeout
+    polls: list[str] = []
+    started = time.monotonic()
+    try:
+        # A job past its timeout is aborted and classified a transient TIMEOUT.
+        with pytest.raises(SalesforceCallFailed, match="TIMEOUT"):
+            gateway.bulk_upsert(
+                "Contact",
+                "Sansan_Person_Id__c",
+                [{"Sansan_Person_Id__c": "slow-1", "LastName": "Slow"}],
+                on_poll=lambda _job, state: polls.append(state),
+            )
+    finally:
+        emulator.api.bulk.processing_delay_s = 0.0
+    assert time.monotonic() - started < 30  # not the default 1800 s, not the job's 60 s
+    # The defaults (0.2 s doubling to 5 s) poll 5 times in 2 s; 0.05 s apart, many more.
+    assert len(polls) >= 10, polls
+    assert "Aborted" in {job.state for job in emulator.api.bulk.jobs.values()}  # not left running

@@ -26,7 +26,8 @@ from pipeline.models import Card, Person, Reject
 from workers.salesforce.contact_index import ExistingMatch, soql_quote
 from workers.sources.csv_file import CardFile
 
-CHUNK = 200
+# Persons per SOQL lookup: the query's IN lists, sent in a GET URL, stay a few kB long.
+QUERY_CHUNK = 200
 PREVIEW_IMPORT = "preview"
 PLAN_HEADER = (
     "person_key",
@@ -124,8 +125,8 @@ def match_existing(
     """
     ext_field = rt.settings.salesforce.contact_external_id_field
     out: dict[str, ExistingMatch] = {}
-    for start in range(0, len(persons), CHUNK):
-        chunk = persons[start : start + CHUNK]
+    for start in range(0, len(persons), QUERY_CHUNK):
+        chunk = persons[start : start + QUERY_CHUNK]
         by_key: dict[str, list[str]] = {}
         for record in _query_in(rt, f"Id, {ext_field}", ext_field, [p.person_key for p in chunk]):
             by_key.setdefault(record[ext_field], []).append(record["Id"])
@@ -171,8 +172,9 @@ def run_preview(
         # users form the initial owner mapping, as they would on a fresh installation.
         rt.owners.begin_import(PREVIEW_IMPORT)
         index = rt.persons
-        for start in range(0, len(cards), CHUNK):
-            index.join(cards[start : start + CHUNK], PREVIEW_IMPORT)
+        size = settings.pipeline.chunk_size  # as the pipeline's queue messages carry them
+        for start in range(0, len(cards), size):
+            index.join(cards[start : start + size], PREVIEW_IMPORT)
         card_person = (
             rt.redis.hmget(rt.keys.card_person(), [c.card_id for c in cards]) if cards else []
         )
@@ -180,8 +182,8 @@ def run_preview(
         live = list(dict.fromkeys(person_of))
         loaded = index.load(live)
         records = []
-        for start in range(0, len(live), CHUNK):
-            chunk = [loaded[pk] for pk in live[start : start + CHUNK] if pk in loaded]
+        for start in range(0, len(live), size):
+            chunk = [loaded[pk] for pk in live[start : start + size] if pk in loaded]
             planned = resolve_records(rt, chunk, PREVIEW_IMPORT, match_existing_records=False)
             records.extend(r.record for r in planned)
         account_ids = {

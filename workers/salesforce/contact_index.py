@@ -43,7 +43,7 @@ class ContactIndex:
         *,
         external_id_field: str,
         refresh_s: int,
-        max_indexed: int = 50_000,
+        max_indexed: int,
     ) -> None:
         self._redis = client
         self._keys = keys

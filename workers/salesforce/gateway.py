@@ -25,7 +25,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
 from simple_salesforce.util import exception_handler
 
-from config.settings import AuthFlow, SalesforceSettings
+from config.settings import COLLECTIONS_MAX_RECORDS, AuthFlow, SalesforceSettings
 from workers.salesforce.calls import GuardedCalls
 
 log = structlog.get_logger(__name__)
@@ -141,7 +141,6 @@ DUPLICATE_RULE_HEADER = {
 
 
 # An sObject Collections call takes at most this many records.
-COLLECTION_MAX = 200
 
 
 class SalesforceGateway:
@@ -264,12 +263,12 @@ class SalesforceGateway:
     ) -> list[dict[str, Any]]:
         """Update records by Id (each record carries "Id"), 200 a call; one result per record."""
         results: list[dict[str, Any]] = []
-        for start in range(0, len(records), COLLECTION_MAX):
+        for start in range(0, len(records), COLLECTIONS_MAX_RECORDS):
             body = {
                 "allOrNone": False,
                 "records": [
                     {"attributes": {"type": sobject}, **record}
-                    for record in records[start : start + COLLECTION_MAX]
+                    for record in records[start : start + COLLECTIONS_MAX_RECORDS]
                 ],
             }
             results += self._call(
@@ -289,13 +288,11 @@ class SalesforceGateway:
         *,
         on_poll: Callable[[str, str], None] | None = None,
         renew: Callable[[], None] | None = None,
-        poll_initial_s: float = 0.2,
-        poll_max_s: float = 5.0,
-        job_timeout_s: float = 1800.0,
     ) -> list[dict[str, Any]]:
         """Upsert through one Bulk API 2.0 ingest job (CSV); one result per record, in order,
         shaped like sObject Collections results. Records the job left unprocessed come back as
-        UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll.
+        UNPROCESSED_RECORD failures. `on_poll(job_id, state)` runs on every poll; polls and the
+        job's timeout follow the `bulk_*` settings.
 
         The whole job is one guarded call. simple-salesforce's Bulk 2.0 handler does not
         refresh an expired session, so `_call` re-authenticates once and reruns the job (an
@@ -307,9 +304,9 @@ class SalesforceGateway:
                 external_id_field,
                 records,
                 on_poll,
-                poll_initial_s,
-                poll_max_s,
-                job_timeout_s,
+                self._settings.bulk_poll_initial_s,
+                self._settings.bulk_poll_max_s,
+                self._settings.bulk_job_timeout_s,
             ),
             renew,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 import structlog
 
+from config.settings import Settings
 from pipeline.models import SyncRecord
 from pipeline.records import MERGED_MARKER_VERSION, merged_marker_record
 from workers.salesforce.breaker import CircuitBreaker, WritersPaused
@@ -57,23 +58,22 @@ class WriterPolicy:
     bulk_batch_size: int = 10_000
 
     @classmethod
-    def from_settings(cls, settings: Any) -> WriterPolicy:
-        p = settings.pipeline
-        d = cls()
+    def from_settings(cls, settings: Settings) -> WriterPolicy:
+        sf, p = settings.salesforce, settings.pipeline
         return cls(
-            max_calls_in_flight=getattr(p, "sf_max_calls_in_flight", d.max_calls_in_flight),
-            retry_attempts=getattr(p, "sf_retry_attempts", d.retry_attempts),
-            retry_initial_s=getattr(p, "sf_retry_initial_s", d.retry_initial_s),
-            retry_max_s=getattr(p, "sf_retry_max_s", d.retry_max_s),
-            budget_usage_share=getattr(p, "sf_budget_usage_share", d.budget_usage_share),
-            budget_initial_pause_s=getattr(
-                p, "sf_budget_initial_pause_s", d.budget_initial_pause_s
-            ),
-            budget_max_pause_s=getattr(p, "sf_budget_max_pause_s", d.budget_max_pause_s),
-            record_max_retries=getattr(p, "sf_record_max_retries", d.record_max_retries),
-            call_lease_s=settings.salesforce.timeout_s + 10,
-            bulk_threshold=getattr(p, "bulk_threshold", d.bulk_threshold),
-            bulk_batch_size=getattr(p, "bulk_batch_size", d.bulk_batch_size),
+            max_calls_in_flight=sf.max_calls_in_flight,
+            retry_attempts=sf.retry_attempts,
+            retry_initial_s=sf.retry_initial_s,
+            retry_max_s=sf.retry_max_s,
+            budget_usage_share=sf.budget_usage_share,
+            budget_initial_pause_s=sf.budget_initial_pause_s,
+            budget_max_pause_s=sf.budget_max_pause_s,
+            record_max_retries=sf.record_max_retries,
+            # The margin outlasts the longest backoff (retry_max_s plus a jitter of at most
+            # retry_initial_s <= retry_max_s), so a live call's slot and batch stay leased.
+            call_lease_s=sf.timeout_s + max(10.0, 2 * sf.retry_max_s),
+            bulk_threshold=p.bulk_threshold,
+            bulk_batch_size=p.bulk_batch_size,
         )
 
 

@@ -338,12 +338,15 @@ class PersonIndex:
             loaded[pk] = LoadedPerson(build_person(pk, cards), version, imports)
         return loaded
 
+    # Card ids per HMGET in `person_count`: few round trips, none long enough to stall Redis.
+    COUNT_BATCH = 5000
+
     def person_count(self, card_ids: list[str]) -> int:
         """How many distinct live persons these cards belong to."""
         if not card_ids:
             return 0
         persons: set[str] = set()
-        for start in range(0, len(card_ids), 5000):
-            batch = card_ids[start : start + 5000]
+        for start in range(0, len(card_ids), self.COUNT_BATCH):
+            batch = card_ids[start : start + self.COUNT_BATCH]
             persons.update(pk for pk in self._redis.hmget(self._keys.card_person(), batch) if pk)
         return len({self.resolve(pk) for pk in persons})

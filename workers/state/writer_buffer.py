@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
+from config.settings import COLLECTIONS_MAX_RECORDS
 from pipeline.models import SyncRecord
 from workers.state.keys import Keys
 
@@ -112,7 +113,7 @@ class WriterBuffer:
         client: redis.Redis,
         keys: Keys,
         *,
-        batch_size: int = 200,
+        batch_size: int = COLLECTIONS_MAX_RECORDS,
         linger_ms: int = 2000,
         lease_ms: int = 120_000,
     ) -> None:

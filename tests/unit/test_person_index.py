@@ -7,10 +7,17 @@ from pipeline.models import Card
 from workers.state.keys import Keys
 from workers.state.person_index import PersonIndex
 
+KEYS = Keys("t")
+
 
 @pytest.fixture()
-def index() -> PersonIndex:
-    return PersonIndex(fakeredis.FakeRedis(decode_responses=True), Keys("t"))
+def client() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis(decode_responses=True)
+
+
+@pytest.fixture()
+def index(client) -> PersonIndex:
+    return PersonIndex(client, KEYS)
 
 
 def card(card_id: str, **values: str) -> Card:
@@ -58,17 +65,26 @@ def test_person_count_counts_live_persons(index):
     assert index.person_count(["1", "2", "3"]) == 1
 
 
-def test_rejoining_stored_cards_registers_the_current_keys_and_keeps_everything_else(index):
+def test_the_state_shows_keys_facts_ranks_and_assignments_as_plain_data(index):
+    a, b = index.join([card("1", email="a@x.jp"), card("2", mobile="090-1111-2222")], "i1")
+    state = index.state()
+    assert state.card_persons == {"1": a.person_key, "2": b.person_key}
+    assert state.ranks == {a.person_key: 1, b.person_key: 2}
+    assert state.facts == {a.person_key: {"e:a@x.jp"}, b.person_key: {"m:+819011112222"}}
+    assert state.persons_by_key["em:n:山田太郎|a@x.jp"] == (a.person_key,)
+    assert state.aliases == {} and state.ambiguous == frozenset()
+
+
+def test_rejoining_stored_cards_registers_the_current_keys_and_keeps_everything_else(index, client):
     first = index.join([card("1", email="a@x.jp"), card("2", mobile="090-1111-2222")], "i1")
-    r = index._redis
-    r.delete(index._keys.match_key())  # as if the index was built under other rules
-    before = {k: r.hget(index._keys.card_import(), k) for k in ("1", "2")}
+    client.delete(KEYS.match_key())  # as if the index was built under other rules
+    before = client.hmget(KEYS.card_import(), ["1", "2"])
 
     results = list(index.rejoin_stored_cards(chunk=1))
 
     assert sorted(x.card_id for x in results) == ["1", "2"]
     assert not any(x.changed or x.merged_away for x in results)
-    assert {k: r.hget(index._keys.card_import(), k) for k in ("1", "2")} == before
+    assert client.hmget(KEYS.card_import(), ["1", "2"]) == before
     # a new card of the first person finds it again through the re-registered keys
     again = index.join([card("3", email="A@x.jp")], "i2")[0]
     assert again.person_key == first[0].person_key

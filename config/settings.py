@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from pipeline.errors import BadInputError
+
 DEFAULT_FIELD_MAPPING = Path(__file__).with_name("field_mapping.toml")
 
 
@@ -178,7 +180,7 @@ class Settings(BaseSettings):
         return self
 
 
-class SettingsError(Exception):
+class SettingsError(BadInputError):
     """Configuration is invalid; the message names each variable and the reason."""
 
 

@@ -25,11 +25,12 @@ from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGen
 from simple_salesforce.util import exception_handler
 
 from config.settings import AuthFlow, SalesforceSettings
+from pipeline.errors import BadInputError
 
 log = structlog.get_logger(__name__)
 
 
-class SalesforceAuthError(Exception):
+class SalesforceAuthError(BadInputError):
     """Login failed; the message says which flow and what Salesforce answered, never a secret."""
 
 

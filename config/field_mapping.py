@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.errors import BadInputError
 from pipeline.models import PERSON_FIELDS
 
 DERIVED_VALUES: tuple[str, ...] = (
@@ -22,7 +23,7 @@ RESERVED_FIELDS = frozenset({"Id", "OwnerId", "AccountId", "Account", "Owner"})
 _RESERVED_KEYS = frozenset(name.casefold() for name in RESERVED_FIELDS)
 
 
-class FieldMappingError(ValueError):
+class FieldMappingError(BadInputError, ValueError):
     """The mapping file names an unknown value or a reserved field."""
 
 

@@ -74,6 +74,17 @@ def truncate_event(
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is now: a stream captured at configuration time (a test
+    runner's, since closed) must not break every later log line."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(fmt: LogFormat | str = LogFormat.AUTO, level: str = "INFO") -> None:
     """Set up structlog and route stdlib logging (dramatiq's) through the same renderer."""
     fmt = LogFormat(fmt)
@@ -93,10 +104,10 @@ def configure_logging(fmt: LogFormat | str = LogFormat.AUTO, level: str = "INFO"
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())  # type: ignore[arg-type]
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

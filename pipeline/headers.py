@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from pipeline.errors import BadInputError
+
 log = structlog.get_logger(__name__)
 
 SANSAN = "sansan"
@@ -126,7 +128,7 @@ def _build_index() -> dict[str, tuple[str, str]]:
 _INDEX = _build_index()
 
 
-class MissingHeaderError(ValueError):
+class MissingHeaderError(BadInputError, ValueError):
     """A required column is missing; the message names it in both header styles and the file."""
 
     def __init__(self, file: str, missing: Sequence[tuple[str, ...]]) -> None:

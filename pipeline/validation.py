@@ -31,7 +31,8 @@ MAX_LENGTHS: dict[str, int] = {
     "building": 255,
 }
 
-# Fields whose text may span lines (an address printed on two lines stays two lines).
+# Fields whose text may span lines (an address printed on two lines stays two lines). In every
+# other field a line break (Sansan exports have them in department names) becomes one space.
 MULTILINE_FIELDS: frozenset[str] = frozenset({"street"})
 
 # Every text field of a Card that a source fills, in Card order (which is the check order).
@@ -42,7 +43,7 @@ TEXT_FIELDS: tuple[str, ...] = tuple(
 # Fields that go into the id of a card that came without one.
 _ID_FIELDS: tuple[str, ...] = tuple(f for f in TEXT_FIELDS if f != "card_id")
 
-# C0 and C1 control characters and DEL, except tab and line breaks (checked separately).
+# C0 and C1 control characters and DEL, except tab, CR and LF (which clean_text folds or keeps).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAK_RE = re.compile(r"\r\n?|\n")
 _SPACES_AROUND_BREAK_RE = re.compile(r"\s*\n\s*")
@@ -64,12 +65,18 @@ def _fold_run(match: re.Match[str]) -> str:
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
-    """Trim and fold inner whitespace runs to one space; line breaks survive only if multiline."""
+    """Trim and fold inner whitespace runs to one space.
+
+    A line break (CRLF, CR or LF, with the spaces around it) stays one line feed if
+    `multiline`, else it becomes one space, like any other whitespace run.
+    """
     text = value.strip()
     if not text:
         return ""
-    if multiline and ("\n" in text or "\r" in text):
+    if "\n" in text or "\r" in text:
         text = _SPACES_AROUND_BREAK_RE.sub("\n", _LINE_BREAK_RE.sub("\n", text))
+        if not multiline:
+            text = text.replace("\n", " ")
     return _SPACE_RUN_RE.sub(_fold_run, text)
 
 
@@ -143,11 +150,7 @@ def validate_row(
         bad = _CONTROL_RE.search(text)
         if bad is not None:
             return reject(name, f"control character U+{ord(bad.group()):04X} in {name}")
-        multiline = name in MULTILINE_FIELDS
-        text = clean_text(text, multiline=multiline)
-        if not multiline and ("\n" in text or "\r" in text):
-            return reject(name, f"line break inside {name}")
-        clean[name] = text
+        clean[name] = clean_text(text, multiline=name in MULTILINE_FIELDS)
 
     raw_tags = values.get("tags") or ""
     tag_cells = (

@@ -1,4 +1,4 @@
-"""Specification of the `cardsync` command: help, errors, import, status, rejects."""
+"""Specification of the `cardsync` command: help, the error boundary, import, status, rejects."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typer.testing import CliRunner, Result
 
 import workers.runtime
 from config.settings import get_settings
-from demo.local_redis import LocalRedis
-from demo.synthetic import generate_cards, write_csv
+from demo.local_redis import LocalRedis, free_port
+from demo.synthetic import generate_cards, generate_labeled_cards, write_csv
 from workers.commands.main import app
 from workers.queues import QUEUES
 
@@ -228,6 +228,107 @@ def test_status_interval_has_a_lower_bound() -> None:
     assert "--interval" in result.stderr
 
 
+# --- the error boundary: every command that reads a file ----------------------------------------
+
+CARD_HEADER_WITHOUT_LAST_NAME = "名刺ID,会社名,名刺所有者ユーザID\r\nC1,株式会社サンプル,U1\r\n"
+# Not UTF-8 (0xFF), nor CP932 (0x81 starts a two-byte character that "," cannot end).
+UNDECODABLE = b"\xff\xfe\x80\x81,abc\r\n"
+BAD_FILES: dict[str, bytes] = {
+    "empty": b"",
+    "missing-header": CARD_HEADER_WITHOUT_LAST_NAME.encode("utf-8"),
+    "undecodable": UNDECODABLE,
+}
+# The command line of each command that takes a file; {file} is the file.
+FILE_COMMANDS: dict[str, list[str]] = {
+    "import": ["import", "{file}"],
+    "preview": ["preview", "{file}", "--out", "out"],
+    "demo --input": ["demo", "--input", "{file}"],
+    "mapping import": ["mapping", "import", "{file}"],
+}
+# What each message names, per bad file (mapping import reads its own two-column CSV).
+EXPECTED: dict[tuple[str, str], str] = {
+    ("card", "empty"): "empty file, expected a header row",
+    ("card", "missing-header"): "missing required header(s): 氏名[姓]",
+    ("card", "undecodable"): "cannot decode byte 0x81 at byte offset 3 as CP932",
+    ("mapping", "empty"): "missing column(s) salesforce_username, sansan_user",
+    ("mapping", "missing-header"): "missing column(s) salesforce_username, sansan_user",
+    ("mapping", "undecodable"): "cannot read as UTF-8 CSV",
+}
+
+
+@pytest.mark.parametrize("bad", BAD_FILES)
+@pytest.mark.parametrize("command", FILE_COMMANDS)
+def test_a_bad_file_prints_one_error_line_and_exits_2(
+    cardsync_redis: redis.Redis, tmp_path: Path, command: str, bad: str
+) -> None:
+    path = tmp_path / f"{bad}.csv"
+    path.write_bytes(BAD_FILES[bad])
+    args = [arg.replace("{file}", str(path)) for arg in FILE_COMMANDS[command]]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    assert f"{bad}.csv" in error_lines[0]
+    kind = "mapping" if command == "mapping import" else "card"
+    assert EXPECTED[kind, bad] in error_lines[0]
+    assert result.stdout == ""
+    assert cardsync_redis.llen("dramatiq:card_ingest") == 0
+
+
+def test_preview_of_an_empty_file_in_a_fresh_process_prints_one_error_line_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    base = {k: v for k, v in os.environ.items() if not k.upper().startswith("CARDSYNC_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.commands.main", "preview", "empty.csv"],
+        env={**base, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: empty.csv line 1: empty file, expected a header row"
+    ]
+    assert done.stdout == ""
+
+
+def test_the_error_line_is_red_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    result = runner.invoke(app, ["preview", str(tmp_path / "empty.csv")], env=WIDE, color=True)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("\x1b[31merror: ")
+
+
+def test_unreachable_redis_exits_3_with_one_error_line_and_no_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens on a port just handed out and closed again.
+    monkeypatch.setenv("CARDSYNC_REDIS_URL", f"redis://:pw-not-to-print@127.0.0.1:{free_port()}/0")
+    result = invoke("status")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("error: cannot reach Redis")
+    assert "CARDSYNC_REDIS_URL" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert "pw-not-to-print" not in result.output
+
+
+def test_naming_what_does_not_exist_exits_1(cardsync_redis: redis.Redis) -> None:
+    for args, message in [
+        (["reconcile", "imp-none"], "error: no import imp-none"),
+        (["dead-letters", "show", "record:nope"], "error: no dead letter record:nope"),
+        (["mapping", "reset", "U404"], "error: U404 has no override"),
+    ]:
+        result = invoke(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.splitlines() == [message]
+
+
 # --- against a real Redis ------------------------------------------------------------------------
 
 
@@ -359,3 +460,27 @@ def test_rejects_lists_rows_rejected_while_reading(
         "card_id,source,line,field,reason",
         ",ragged.csv,3,row,row has 4 cells but the header has 3",
     ]
+
+
+def test_preview_prints_its_counts_as_json_on_stdout(tmp_path: Path) -> None:
+    source = tmp_path / "cards.csv"
+    write_csv(source, [r for r, _ in generate_labeled_cards(50, seed=2)], encoding="utf-8")
+    out = tmp_path / "plan"
+    result = invoke("preview", str(source), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # log lines go to stderr, the counts alone to stdout
+    assert summary["cards"] == 50 and summary["persons"] == summary["create"] > 0
+    assert {p.name for p in out.iterdir()} == {"persons.csv", "plan.csv", "rejects.csv"}
+
+
+@pytest.mark.parametrize("seed", ["{not json", '{"Nope__c": []}'])
+def test_preview_with_a_bad_salesforce_seed_exits_2_naming_the_option(
+    tmp_path: Path, seed: str
+) -> None:
+    (tmp_path / "seed.json").write_text(seed, encoding="utf-8")
+    source = cards_csv(tmp_path / "cards.csv", 3)
+    result = invoke("preview", str(source), "--salesforce-seed", str(tmp_path / "seed.json"))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: --salesforce-seed: "), result.stderr
+    assert "Traceback" not in result.output

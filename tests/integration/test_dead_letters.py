@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 
 import dramatiq
 import pytest
+import structlog
 import typer
 from dramatiq.brokers.redis import RedisBroker
 from typer.testing import CliRunner
@@ -15,8 +17,9 @@ from typer.testing import CliRunner
 import workers.runtime
 from config.settings import get_settings
 from pipeline.models import Reject
-from workers.ops.reconcile import reconcile, reconcile_import
-from workers.state.dead_letters import DeadLetterStore, dead_letters_app
+from workers.commands.main import app
+from workers.ops.reconcile import reconcile_import
+from workers.state.dead_letters import DeadLetterStore
 from workers.state.import_tracker import ImportTracker
 from workers.state.keys import Keys
 from workers.state.writer_buffer import WriterBuffer
@@ -162,12 +165,15 @@ def cli(monkeypatch, redis_server, redis_client) -> Iterator[typer.Typer]:
     monkeypatch.setenv("CARDSYNC_REDIS_URL", redis_server.url)
     get_settings.cache_clear()
     workers.runtime._runtime = None
-    app = typer.Typer()
-    app.add_typer(dead_letters_app, name="dead-letters")
-    app.command()(reconcile)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield app
     get_settings.cache_clear()
     workers.runtime._runtime = None
+    # The commands configure logging on the runner's stderr, which is closed once they return.
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_cli_lists_shows_replays_purges_and_reconciles(cli, redis_client):

@@ -108,22 +108,3 @@ def test_preview_plans_update_link_and_needs_review_against_existing_records(tmp
 
 def test_soql_values_are_escaped():
     assert soql_quote("O'Brien\\x") == "'O\\'Brien\\\\x'"
-
-
-def test_preview_command_prints_counts_as_json(tmp_path):
-    import typer
-    from typer.testing import CliRunner
-
-    from workers.ops.preview import preview
-
-    app = typer.Typer()
-    app.command()(preview)
-    app.command("noop")(lambda: None)  # two commands, so the app keeps the command name
-    source = tmp_path / "cards.csv"
-    write_csv(source, [r for r, _ in generate_labeled_cards(50, seed=2)], encoding="utf-8")
-    out = tmp_path / "plan"
-    result = CliRunner().invoke(app, ["preview", str(source), "--out", str(out), "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
-    assert summary["cards"] == 50 and summary["persons"] == summary["create"] > 0
-    assert {p.name for p in out.iterdir()} == {"persons.csv", "plan.csv", "rejects.csv"}

@@ -225,15 +225,40 @@ def test_quoted_fields_with_newlines_and_commas_keep_physical_start_lines(tmp_pa
     assert [(type(r).__name__, r.line) for r in results] == [
         ("Card", 2),
         ("Reject", 6),
-        ("Reject", 7),
+        ("Card", 7),
         ("Card", 9),
     ]
-    first = results[0]
-    assert isinstance(first, Card)
+    first, third = results[0], results[2]
+    assert isinstance(first, Card) and isinstance(third, Card)
     assert first.company_name == "サンプル, Inc."
     assert first.street == "千代田区\n丸の内1-2-3\nビル"
     assert results[1].field == "email"
-    assert results[2].field == "company_name"
+    assert third.company_name == "株式会社 C"
+
+
+def test_cp932_export_with_line_breaks_in_quoted_fields_reads_without_rejects(tmp_path: Path):
+    # As Sansan exports them: CP932, CRLF rows, a department and an address over two lines.
+    header = "名刺ID,名刺所有者ユーザID,会社名,部署名,氏名[姓],氏名[名],住所,建物名"
+    text = (
+        header
+        + "\r\n"  # line 1
+        + 'C1,U1,株式会社サンプル,"営業本部\r\n第一営業部",山田,太郎,'
+        + '"東京都千代田区丸の内1-2-3\r\n  丸の内ビル",5F\r\n'  # lines 2-4
+        + "C2,U1,株式会社テスト,開発部,鈴木,花子,大阪市北区1-1,\r\n"  # line 5
+    )
+    path = write(tmp_path, text, encoding="cp932")
+    card_file = CardFile(path)
+    assert card_file.encoding == "cp932"
+    results = list(card_file)
+    assert all(isinstance(r, Card) for r in results), results
+    first, second = results
+    assert isinstance(first, Card) and isinstance(second, Card)
+    assert (first.line, second.line) == (2, 5)
+    assert first.department == "営業本部 第一営業部"
+    assert first.street == "東京都千代田区丸の内1-2-3\n丸の内ビル"
+    assert first.building == "5F"
+    assert second.department == "開発部"
+    assert (card_file.cards, card_file.rejects) == (2, 0)
 
 
 def test_crlf_files_number_lines_the_same(tmp_path: Path):
@@ -253,7 +278,6 @@ def test_crlf_files_number_lines_the_same(tmp_path: Path):
         ("C1,U1,A社,山田,,,,2024/13/01,", "exchange_date", "'2024/13/01'"),
         ("C1,U1,A社," + "山" * 81 + ",,,,,", "last_name", "80"),
         ("C1,U1,A社,山田,\x07太郎,,,,", "first_name", "U+0007"),
-        ('C1,U1,A社,山田,"太\n郎",,,,', "first_name", "line break"),
         ("C1,U1,A社,山田,,,,,,extra", "row", "cells"),
     ],
 )

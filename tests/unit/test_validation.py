@@ -182,13 +182,34 @@ def test_control_characters_are_rejected_naming_the_field(char: str):
     assert f"U+{ord(char):04X}" in reject.reason
 
 
-def test_line_breaks_are_allowed_in_street_only():
+def test_line_breaks_are_kept_in_the_street_as_one_line_feed_each():
     card = check(good_row(street="千代田区丸の内1-2-3\r\n  サンプルビル 5F "))
     assert isinstance(card, Card)
     assert card.street == "千代田区丸の内1-2-3\nサンプルビル 5F"
-    reject = rejected(good_row(department="営業部\n第一課"))
+    card = check(good_row(street="東京都\r千代田区\n\n丸の内"))
+    assert isinstance(card, Card)
+    assert card.street == "東京都\n千代田区\n丸の内"
+
+
+@pytest.mark.parametrize("field_name", ["department", "company_name", "title", "first_name"])
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\r", " \n\u3000"])
+def test_a_line_break_in_a_one_line_field_is_folded_to_one_space(field_name: str, line_break: str):
+    card = check(good_row(**{field_name: f"営業本部{line_break}第一課"}))
+    assert isinstance(card, Card), card
+    assert getattr(card, field_name) == "営業本部 第一課"
+
+
+def test_a_line_break_is_never_a_reject_even_at_the_ends_or_repeated():
+    card = check(good_row(department="\n営業部\n\n\n第一課\r\n", title="\r\n部長"))
+    assert isinstance(card, Card), card
+    assert (card.department, card.title) == ("営業部 第一課", "部長")
+
+
+def test_a_folded_line_break_counts_as_one_character_toward_the_length_limit():
+    assert isinstance(check(good_row(department="部" * 40 + "\r\n" + "課" * 39)), Card)
+    reject = rejected(good_row(department="部" * 40 + "\r\n" + "課" * 40))
     assert reject.field == "department"
-    assert "line break" in reject.reason
+    assert "81 characters" in reject.reason
 
 
 def test_tabs_are_allowed_and_folded():

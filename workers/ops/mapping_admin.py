@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import BadInputError
 from pipeline.owners import UserDirectory
 from workers.runtime import Runtime
 
@@ -20,7 +21,7 @@ EXPORT_HEADER = (
 )
 
 
-class MappingError(ValueError):
+class MappingError(BadInputError, ValueError):
     """An override that cannot be applied; the message says which row and why."""
 
 
@@ -109,7 +110,6 @@ def import_csv(rt: Runtime, path: Path) -> int:
     All or nothing: every row is checked first, and one bad row applies none. A blank
     salesforce_username removes that user's override.
     """
-    directory = rt.directory.get()
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -118,6 +118,7 @@ def import_csv(rt: Runtime, path: Path) -> int:
     missing = {"sansan_user", "salesforce_username"} - set(reader.fieldnames or ())
     if missing:
         raise MappingError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    directory = rt.directory.get()  # after the file checks: a bad file needs no Salesforce
     changes: list[tuple[str, str | None]] = []
     problems: list[str] = []
     for row in reader:

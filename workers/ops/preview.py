@@ -1,4 +1,4 @@
-"""`cardsync preview`: ingest, merge and map a card file without writing anything to Salesforce.
+"""Preview: ingest, merge and map a card file without writing anything to Salesforce.
 
 The merge runs the real PersonIndex on a throwaway local redis-server, the map stage the real
 owner and Account rules against Salesforce read-only (the configured org, or a local emulator
@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from pydantic import SecretStr
 
 from config.settings import AuthFlow, Settings, load_settings
 from demo.local_redis import start_local_redis
+from pipeline.errors import BadInputError
 from pipeline.models import Card, Person, Reject
 from workers.salesforce.contact_index import ExistingMatch, soql_quote
 from workers.sources.csv_file import CardFile
@@ -79,7 +78,10 @@ def _preview_settings(work_dir: Path, salesforce_seed: Path | None) -> Iterator[
             from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
             from emulators.salesforce.server import start_emulator
 
-            emulator = start_emulator(seed=salesforce_seed, data_dir=work_dir / "emulator")
+            try:
+                emulator = start_emulator(seed=salesforce_seed, data_dir=work_dir / "emulator")
+            except ValueError as error:  # a seed that is not JSON, or that names unknown objects
+                raise BadInputError(f"--salesforce-seed: {error}") from None
             salesforce = salesforce.model_copy(
                 update={
                     "login_url": emulator.url,
@@ -253,29 +255,3 @@ def run_preview(
         elapsed_s=round(time.monotonic() - started, 2),
         out_dir=str(out_dir),
     )
-
-
-def preview(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="Sansan card CSV (CP932 or UTF-8).")
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", file_okay=False, help="Where persons/plan/rejects.csv go.")
-    ] = Path("preview"),
-    salesforce_seed: Annotated[
-        Path | None,
-        typer.Option(
-            "--salesforce-seed",
-            exists=True,
-            dir_okay=False,
-            help="Seed a local Salesforce emulator with this JSON instead of the configured org.",
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
-) -> None:
-    """Dry run: what an import of FILE would merge and write, without writing anything."""
-    summary = run_preview(file, out, salesforce_seed=salesforce_seed)
-    if as_json:
-        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
-    else:
-        typer.echo(summary.render())

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import redis
-import typer
 
+from pipeline.errors import NotFoundError
 from workers.state.dead_letters import DeadLetterStore
 from workers.state.keys import Keys
 
@@ -93,7 +93,10 @@ def _survivors(client: redis.Redis, keys: Keys, person_keys: list[str]) -> list[
 
 
 def reconcile_import(client: redis.Redis, keys: Keys, import_id: str) -> Reconciliation:
+    """Count where each card of `import_id` went; NotFoundError if no such import was started."""
     info = client.hgetall(keys.import_info(import_id))
+    if not info:
+        raise NotFoundError(f"no import {import_id}")
     rejects = [json.loads(v) for v in client.hvals(keys.import_rejects(import_id))]
     merged = set(client.smembers(keys.import_merged(import_id)))
     written = set(client.smembers(keys.import_written(import_id)))
@@ -125,23 +128,3 @@ def reconcile_import(client: redis.Redis, keys: Keys, import_id: str) -> Reconci
         reject_reasons=dict(Counter(str(r.get("reason", "")) for r in rejects)),
         dead_letter_reasons={r: n for r, n in dead_reasons.items() if n},
     )
-
-
-def reconcile(
-    import_id: Annotated[str, typer.Argument(help="The import id `cardsync import` printed.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-) -> None:
-    """Account for every card of an import: rejected, merged, written or dead-lettered."""
-    from workers.state.dead_letters import _runtime
-
-    rt = _runtime()
-    if not rt.redis.exists(rt.keys.import_info(import_id)):
-        typer.secho(f"error: no import {import_id}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    result = reconcile_import(rt.redis, rt.keys, import_id)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
-        typer.echo(result.render())
-    if not result.adds_up:
-        raise typer.Exit(3)

@@ -26,6 +26,7 @@ from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGen
 from simple_salesforce.util import exception_handler
 
 from config.settings import COLLECTIONS_MAX_RECORDS, AuthFlow, SalesforceSettings
+from pipeline.errors import BadInputError
 from workers.salesforce.calls import GuardedCalls
 
 log = structlog.get_logger(__name__)
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-class SalesforceAuthError(Exception):
+class SalesforceAuthError(BadInputError):
     """Login failed; the message says which flow and what Salesforce answered, never a secret."""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+from pipeline.errors import BadInputError
 from pipeline.headers import HeaderMap, map_headers
 from pipeline.models import Card, Reject
 from pipeline.validation import validate_row
@@ -25,7 +26,7 @@ _CHUNK = 1 << 16
 _UTF8_BOM = codecs.BOM_UTF8
 
 
-class EncodingError(ValueError):
+class EncodingError(BadInputError, ValueError):
     """The file decodes neither as UTF-8 nor as CP932; names the file and the byte offset."""
 
     def __init__(self, file: str, offset: int, byte: int, detail: str = "") -> None:
@@ -34,7 +35,7 @@ class EncodingError(ValueError):
         super().__init__(f"{file}: cannot decode byte 0x{byte:02X} at byte offset {offset}{detail}")
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(BadInputError, ValueError):
     """The CSV structure itself is broken (e.g. an unterminated quote swallowing the file)."""
 
     def __init__(self, file: str, line: int, problem: str) -> None:

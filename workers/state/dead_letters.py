@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import dramatiq
 import redis
-import typer
 
 from pipeline.models import SyncRecord
 from workers.queues import QUEUES
@@ -309,127 +307,3 @@ def message_card_ids(actor: str, kwargs: dict[str, Any]) -> list[str]:
             for card in (r.get("record") or {}).get("card_ids") or []
         ]
     return []
-
-
-# The `cardsync dead-letters` commands ------------------------------------------------------------
-
-dead_letters_app = typer.Typer(
-    help="Records, rejected rows and queue messages that did not reach Salesforce.",
-    no_args_is_help=True,
-)
-
-
-def _runtime() -> Any:
-    from config.settings import SettingsError, get_settings
-
-    try:
-        get_settings()
-    except SettingsError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    from workers.runtime import get_runtime
-
-    return get_runtime()
-
-
-def _store(rt: Any) -> DeadLetterStore:
-    return DeadLetterStore(rt.redis, rt.keys)
-
-
-KindOption = Annotated[
-    list[str] | None, typer.Option("--kind", help="record, reject or message (repeatable).")
-]
-CodeOption = Annotated[
-    str | None, typer.Option("--error-code", help="Only items with this error code / reason.")
-]
-ImportOption = Annotated[str | None, typer.Option("--import", help="Only items of this import.")]
-
-
-@dead_letters_app.command("list")
-def list_command(
-    kind: KindOption = None,
-    error_code: CodeOption = None,
-    import_id: ImportOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per item.")] = False,
-) -> None:
-    """List dead letters: id, kind, reason, time, import, cards."""
-    items = _store(_runtime()).list(kinds=kind or KINDS, error_code=error_code, import_id=import_id)
-    for item in items:
-        if as_json:
-            summary = {k: v for k, v in item.to_dict().items() if k != "detail"}
-            typer.echo(json.dumps(summary, ensure_ascii=False))
-        else:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.at)) if item.at else "-"
-            typer.echo(
-                f"{item.id}\t{item.reason}\t{when}\t{','.join(item.import_ids)}\t"
-                f"{len(item.card_ids)} cards\t{item.message[:80]}"
-            )
-    typer.echo(f"{len(items)} dead letters", err=True)
-
-
-@dead_letters_app.command("show")
-def show_command(item_id: Annotated[str, typer.Argument(help="An id from `list`.")]) -> None:
-    """Everything kept about one dead letter, as JSON."""
-    item = _store(_runtime()).get(item_id)
-    if item is None:
-        typer.secho(f"error: no dead letter {item_id}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    typer.echo(json.dumps(item.to_dict(), ensure_ascii=False, indent=2))
-
-
-def _select(
-    store: DeadLetterStore,
-    ids: list[str] | None,
-    everything: bool,
-    kind: list[str] | None,
-    error_code: str | None,
-    import_id: str | None,
-) -> list[DeadLetter]:
-    if ids:
-        found = [store.get(i) for i in ids]
-        missing = [i for i, item in zip(ids, found, strict=True) if item is None]
-        if missing:
-            typer.secho(
-                f"error: no dead letter {', '.join(missing)}", fg=typer.colors.RED, err=True
-            )
-            raise typer.Exit(1)
-        return [i for i in found if i is not None]
-    if not (everything or error_code or kind or import_id):
-        typer.secho("error: name ids, or use --all / --error-code / --kind", err=True)
-        raise typer.Exit(2)
-    return store.list(kinds=kind or KINDS, error_code=error_code, import_id=import_id)
-
-
-@dead_letters_app.command("replay")
-def replay_command(
-    ids: Annotated[list[str] | None, typer.Argument(help="Ids from `list`.")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
-    kind: KindOption = None,
-    error_code: CodeOption = None,
-    import_id: ImportOption = None,
-) -> None:
-    """Send dead letters through the normal path again (after fixing their cause)."""
-    rt = _runtime()
-    store = _store(rt)
-    items = _select(store, ids, everything, kind, error_code, import_id)
-    report = store.replay(items, rt.broker, rt.buffer)
-    for item_id, why in report.skipped.items():
-        typer.echo(f"skipped {item_id}: {why}", err=True)
-    typer.echo(f"{len(report.replayed)} replayed, {len(report.skipped)} skipped")
-
-
-@dead_letters_app.command("purge")
-def purge_command(
-    ids: Annotated[list[str] | None, typer.Argument(help="Ids from `list`.")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
-    kind: KindOption = None,
-    error_code: CodeOption = None,
-    import_id: ImportOption = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
-) -> None:
-    """Forget dead letters for good."""
-    store = _store(_runtime())
-    items = _select(store, ids, everything, kind, error_code, import_id)
-    if not yes and not typer.confirm(f"Forget {len(items)} dead letters?"):
-        raise typer.Exit(1)
-    typer.echo(f"{store.purge(items)} purged")

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from config.field_mapping import FieldMapping
+from pipeline.field_mapping import FieldMapping
 from pipeline.models import Person, SyncRecord
 
 MAILING_STREET_MAX = 255

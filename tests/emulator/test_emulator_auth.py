@@ -16,7 +16,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
 from emulators.salesforce.auth import set_password
-from emulators.salesforce.seed import (
+from emulators.salesforce.credentials import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     INTEGRATION_PASSWORD,

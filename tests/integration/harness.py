@@ -12,7 +12,7 @@ from simple_salesforce import Salesforce
 
 from config.settings import SalesforceSettings, load_settings
 from demo.run import start_workers, stop_workers, wait_for_drain
-from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from emulators.salesforce.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from workers.ops.status import Status
 from workers.runtime import Runtime
 from workers.salesforce.gateway import build_session

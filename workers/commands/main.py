@@ -14,6 +14,7 @@ import typer
 
 from config.logging import configure_logging
 from config.settings import SettingsError, get_settings
+from demo.local_salesforce import emulator_app
 
 app = typer.Typer(
     help="Sync Sansan business cards into Salesforce through a dramatiq pipeline on Redis.",
@@ -23,13 +24,7 @@ app = typer.Typer(
 )
 
 
-def _emulator_app() -> typer.Typer:
-    from emulators.cli import emulator_app
-
-    return emulator_app
-
-
-app.add_typer(_emulator_app(), name="emulator")
+app.add_typer(emulator_app, name="emulator")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -12,7 +12,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
-from workers.ops.status import SENDER_PREFIX
+from workers.queues import SENDER_PREFIX
 from workers.redis_client import connection_pool, get_redis, redis_url
 from workers.salesforce.account_index import AccountIndex
 from workers.salesforce.contact_index import ContactIndex

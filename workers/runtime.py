@@ -145,3 +145,10 @@ def get_runtime() -> Runtime:
         if _runtime is None:
             _runtime = Runtime(get_settings())
         return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget this process's runtime: the next get_runtime() reads the settings again."""
+    global _runtime
+    with _lock:
+        _runtime = None

@@ -95,6 +95,7 @@ class BulkIngest:
         self._counter = 0
         # Tests may hold a job InProgress this long before it runs.
         self.processing_delay_s = 0.0
+        self._runners: list[threading.Thread] = []
 
     def register(self, add: AddRoute, version: str) -> None:
         """Add the ingest routes under `version` (the API's version path regex) with `add`."""
@@ -109,6 +110,11 @@ class BulkIngest:
         add("GET", rf"{job}/successfulResults", self.successful_results, Area.DATA)
         add("GET", rf"{job}/failedResults", self.failed_results, Area.DATA)
         add("GET", rf"{job}/unprocessedrecords", self.unprocessed, Area.DATA)
+
+    def busy(self) -> bool:
+        """Whether a job's thread is still running (and may yet write to the store)."""
+        with self._lock:
+            return any(runner.is_alive() for runner in self._runners)
 
     def open_jobs(self) -> list[IngestJob]:
         with self._lock:
@@ -182,7 +188,10 @@ class BulkIngest:
                 raise ApiError(409, "INVALIDJOBSTATE", f"Cannot change {job.state} to {wanted}")
             job.state = "UploadComplete"
             info = job.info()
-        threading.Thread(target=self._run, args=(job,), daemon=True).start()
+        runner = threading.Thread(target=self._run, args=(job,), daemon=True)
+        with self._lock:
+            self._runners = [r for r in self._runners if r.is_alive()] + [runner]
+        runner.start()
         return Response(200, info)
 
     def delete(self, request: Request) -> Response:

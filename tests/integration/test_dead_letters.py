@@ -12,10 +12,10 @@ import typer
 from dramatiq.brokers.redis import RedisBroker
 from typer.testing import CliRunner
 
-import workers.runtime
 from config.settings import get_settings
 from pipeline.models import Reject
 from workers.ops.reconcile import reconcile, reconcile_import
+from workers.runtime import reset_runtime
 from workers.state.dead_letters import DeadLetterStore, dead_letters_app
 from workers.state.import_tracker import ImportTracker
 from workers.state.keys import Keys
@@ -161,13 +161,13 @@ def cli(monkeypatch, redis_server, redis_client) -> Iterator[typer.Typer]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("CARDSYNC_REDIS_URL", redis_server.url)
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
     app = typer.Typer()
     app.add_typer(dead_letters_app, name="dead-letters")
     app.command()(reconcile)
     yield app
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
 
 
 def test_cli_lists_shows_replays_purges_and_reconciles(cli, redis_client):

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
-
 from emulators.salesforce.server import start_emulator
 from pipeline.models import Reject
 from tests.integration.harness import (
     pipeline_env,
+    pipeline_runtime,
     running_workers,
-    runtime_for,
     salesforce_client,
     wait_drained,
 )
@@ -66,10 +64,7 @@ def test_an_in_memory_source_is_imported_merged_and_written(redis_server, redis_
     emulator = start_emulator(data_dir=tmp_path / "emulator")
     env = pipeline_env(redis_server.url, emulator)
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in env.items():
-                mp.setenv(key, value)
-            rt = runtime_for(env)
+        with pipeline_runtime(env) as rt:
             with running_workers(env, tmp_path / "workers.log", processes=1) as workers:
                 started = import_cards(rt, source)
                 wait_drained(rt, started.import_id, workers)

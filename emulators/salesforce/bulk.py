@@ -269,10 +269,14 @@ class BulkIngest:
                     if result.success:
                         job.successful.append((result.id or "", bool(result.created), row))
                     else:
-                        error = result.errors[0]
-                        fields = ",".join(error.fields)
+                        record_error = result.errors[0]
+                        fields = ",".join(record_error.fields)
                         job.failed.append(
-                            ("", f"{error.status_code}:{error.message}:{fields} --", row)
+                            (
+                                "",
+                                f"{record_error.status_code}:{record_error.message}:{fields} --",
+                                row,
+                            )
                         )
                     job.processed += 1
         with self._lock:

@@ -39,7 +39,7 @@ password), invalid_client_id (unknown client), invalid_client (wrong secret),
 unsupported_grant_type. POST /services/oauth2/revoke ends a token; GET
 /services/oauth2/userinfo (and the identity URL) describes the token's user.
 
-Demo credentials (constants in `emulators.salesforce.seed`): client id `cardsync-demo`, client
+Demo credentials (constants in `emulators.salesforce.credentials`): client id `cardsync-demo`, client
 secret `cardsync-demo-secret`, user `integration@cardsync.example` / `cardsync-demo` (security
 token `cardsyncDemoToken`).
 

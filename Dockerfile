@@ -7,6 +7,6 @@ COPY pipeline ./pipeline
 COPY workers ./workers
 COPY emulators ./emulators
 COPY demo ./demo
-RUN uv sync --frozen --no-dev && ln -s /app/.venv/bin/cardsync /usr/local/bin/cardsync
+RUN uv sync --frozen --no-default-groups && ln -s /app/.venv/bin/cardsync /usr/local/bin/cardsync
 ENV PATH="/app/.venv/bin:$PATH"
 CMD ["cardsync", "worker"]

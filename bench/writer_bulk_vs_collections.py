@@ -15,7 +15,7 @@ import redis
 from config.logging import configure_logging
 from config.settings import LogFormat, load_settings
 from demo.local_redis import start_local_redis
-from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from emulators.salesforce.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from emulators.salesforce.server import start_emulator
 from pipeline.models import SyncRecord
 from workers.runtime import Runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -20,11 +21,22 @@ import structlog
 
 from config.settings import Settings, load_settings
 from demo.local_redis import start_local_redis
+from demo.local_salesforce import emulator_env, start_local_salesforce
 from pipeline.errors import BadInputError, JobNotFinishedError
 from workers.ops.status import Status, read_status
 from workers.queues import QUEUES
 
 log = structlog.get_logger(__name__)
+
+# faker is in the `demo` dependency group, which the production image leaves out.
+GENERATOR_MISSING = (
+    "generating demo cards needs faker, which is not installed: run `uv sync --group demo` "
+    "(or `pip install faker`), or pass --input FILE"
+)
+
+
+class GeneratorMissing(RuntimeError):
+    """`cardsync demo` without --input, where faker (the card generator's library) is absent."""
 
 
 @dataclass
@@ -84,20 +96,13 @@ def _salesforce(
             )
         yield {}, None
         return
-    from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-    from emulators.salesforce.server import start_emulator
-
     try:
-        emulator = start_emulator(seed=options.salesforce_seed, data_dir=work_dir / "emulator")
+        emulator = start_local_salesforce(
+            seed=options.salesforce_seed, data_dir=work_dir / "emulator"
+        )
     except ValueError as error:  # a seed that is not JSON, or that names unknown objects
         raise BadInputError(f"--salesforce-seed: {error}") from None
-    env = {
-        "CARDSYNC_SALESFORCE__LOGIN_URL": emulator.url,
-        "CARDSYNC_SALESFORCE__AUTH_FLOW": "client_credentials",
-        "CARDSYNC_SALESFORCE__CLIENT_ID": DEMO_CLIENT_ID,
-        "CARDSYNC_SALESFORCE__CLIENT_SECRET": DEMO_CLIENT_SECRET,
-        "CARDSYNC_SALESFORCE__CA_BUNDLE": str(emulator.ca_file),
-    }
+    env = emulator_env(emulator)
     try:
         yield env, emulator
     finally:
@@ -157,6 +162,8 @@ def run_demo(options: DemoOptions, progress: Callable[[str], None] | None = None
         from workers.sources.csv_file import CardFile
 
         CardFile(options.input_file)  # a bad encoding or header fails before anything starts
+    elif importlib.util.find_spec("faker") is None:
+        raise GeneratorMissing(GENERATOR_MISSING)
     work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="cardsync-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _m: None)

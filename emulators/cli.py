@@ -11,14 +11,14 @@ from typing import Annotated
 
 import typer
 
-from emulators.salesforce.faults import FaultSettings, parse_error_rate, parse_record_fault
-from emulators.salesforce.seed import (
+from emulators.salesforce.credentials import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     INTEGRATION_PASSWORD,
     INTEGRATION_SECURITY_TOKEN,
     INTEGRATION_USERNAME,
 )
+from emulators.salesforce.faults import FaultSettings, parse_error_rate, parse_record_fault
 from emulators.salesforce.server import RunningEmulator, start_emulator
 
 DEFAULT_PORT = 7443

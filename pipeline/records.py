@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.field_mapping import FieldMapping
 from pipeline.accounts import AccountLink
+from pipeline.field_mapping import FieldMapping
 from pipeline.models import Person, SyncRecord
 
 MAILING_STREET_MAX = 255

@@ -16,12 +16,12 @@ import redis
 import structlog
 from typer.testing import CliRunner, Result
 
-import workers.runtime
 from config.settings import get_settings
 from demo.local_redis import LocalRedis, free_port
 from demo.synthetic import generate_cards, generate_labeled_cards, write_csv
 from workers.commands.main import app
 from workers.queues import QUEUES
+from workers.runtime import reset_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
@@ -41,10 +41,10 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
     yield
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
     # The commands configure logging on the runner's stderr, which is closed once they return.
     structlog.reset_defaults()
     root.handlers[:] = handlers

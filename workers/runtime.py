@@ -12,7 +12,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from config.field_mapping import FieldMapping, load_field_mapping
 from config.settings import Settings, get_settings
-from workers.ops.status import SENDER_PREFIX
+from workers.queues import SENDER_PREFIX
 from workers.redis_client import connection_pool, get_redis, redis_url
 from workers.salesforce.account_index import AccountIndex
 from workers.salesforce.calls import GuardedCalls
@@ -153,3 +153,10 @@ def get_runtime() -> Runtime:
         if _runtime is None:
             _runtime = Runtime(get_settings())
         return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget this process's runtime: the next get_runtime() reads the settings again."""
+    global _runtime
+    with _lock:
+        _runtime = None

@@ -39,9 +39,9 @@ password), invalid_client_id (unknown client), invalid_client (wrong secret),
 unsupported_grant_type. POST /services/oauth2/revoke ends a token; GET
 /services/oauth2/userinfo (and the identity URL) describes the token's user.
 
-Demo credentials (constants in `emulators.salesforce.seed`): client id `cardsync-demo`, client
-secret `cardsync-demo-secret`, user `integration@cardsync.example` / `cardsync-demo` (security
-token `cardsyncDemoToken`).
+Demo credentials (constants in `emulators.salesforce.credentials`): client id
+`cardsync-demo`, client secret `cardsync-demo-secret`, user `integration@cardsync.example` /
+`cardsync-demo` (security token `cardsyncDemoToken`).
 
 Sessions live in memory: a restart, `emu.api.auth.expire_all()` or 2 hours idle
 (`emu.config.session_timeout_s`) end them; any data call then answers 401

@@ -9,10 +9,7 @@ by adding hooks and routes (see `add_route`), not by editing the dispatcher.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
 import sys
 import threading
@@ -20,13 +17,12 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
-from emulators.salesforce.auth import Auth, OAuthError, Session
+from emulators.salesforce.auth import Auth, OAuthError
 from emulators.salesforce.bulk import BulkIngest
 from emulators.salesforce.config import EmulatorConfig
 from emulators.salesforce.errors import (
@@ -45,10 +41,18 @@ from emulators.salesforce.faults import (
     record_error_item,
 )
 from emulators.salesforce.ids import make_id, normalize_id
+from emulators.salesforce.routing import (
+    AfterHook,
+    Area,
+    BeforeHook,
+    Handler,
+    Request,
+    Response,
+    Route,
+)
 from emulators.salesforce.schema import SObjectDef
 from emulators.salesforce.store import Store, WriteOp, WriteResult
 
-JSON_TYPE = "application/json;charset=UTF-8"
 _VERSION = r"/services/data/v(?P<version>\d{2,3}\.\d)"
 _NAME = r"(?P<sobject>[A-Za-z][A-Za-z0-9_]*)"
 _CURSOR_PREFIX = "01g"
@@ -56,91 +60,6 @@ _CURSOR_TTL_S = 15 * 60
 _MAX_CURSORS = 500
 _OLDEST_VERSION = 20
 _NEWEST_VERSION = 64
-
-
-class Area(StrEnum):
-    """What a route is, which decides the hooks that apply to it."""
-
-    TOKEN = "token"  # the OAuth token endpoints: no bearer, not counted as an API call
-    IDENTITY = "identity"  # userinfo: bearer, counted, outside the daily limit
-    DATA = "data"  # /services/data/vXX.X/...: bearer, daily limit, latency, limit header
-    PUBLIC = "public"  # no bearer (the versions list)
-    ADMIN = "admin"  # /__admin/...: the emulator's own controls, not Salesforce's; not counted
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Mapping[str, str]
-    body: bytes
-    base_url: str
-    params: dict[str, str] = field(default_factory=dict)
-    route: Route | None = None
-    session: Session | None = None
-
-    @property
-    def version(self) -> str:
-        return self.params.get("version", "62.0")
-
-    def arg(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-    def json(self) -> Any:
-        if not self.body.strip():
-            raise json_parser_error("The request body is empty")
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise json_parser_error(f"Unexpected character in request body: {error}") from None
-
-    def form(self) -> dict[str, str]:
-        text = self.body.decode("utf-8", errors="replace")
-        return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
-
-    def basic_auth(self) -> tuple[str, str] | None:
-        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return unquote(user), unquote(password)
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = JSON_TYPE
-    # Close the connection without answering (for fault injection).
-    drop_connection: bool = False
-
-    def payload(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
-
-
-Handler = Callable[[Request], Response]
-BeforeHook = Callable[[Request], Response | None]
-AfterHook = Callable[[Request, Response], Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-    area: Area
 
 
 @dataclass
@@ -182,8 +101,8 @@ class RestApi:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_count = 0
         self._register_routes()
-        self.bulk = BulkIngest(self)
-        self.bulk.register(_VERSION)
+        self.bulk = BulkIngest(store)
+        self.bulk.register(self.add_route, _VERSION)
 
     # Routing ---------------------------------------------------------------------------------
 

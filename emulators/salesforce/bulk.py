@@ -25,15 +25,16 @@ import datetime as dt
 import io
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulators.salesforce.errors import ApiError, not_found
 from emulators.salesforce.ids import make_id
-from emulators.salesforce.store import WriteOp
+from emulators.salesforce.routing import Area, Handler, Request, Response
+from emulators.salesforce.store import Store, WriteOp
 
-if TYPE_CHECKING:
-    from emulators.salesforce.api import Request, Response, RestApi
+AddRoute = Callable[[str, str, Handler, Area], None]
 
 CSV_TYPE = "text/csv;charset=UTF-8"
 _JOB_PREFIX = "750"
@@ -86,21 +87,20 @@ class IngestJob:
 class BulkIngest:
     """The job table and the routes; `api.bulk` on every emulator."""
 
-    def __init__(self, api: RestApi, *, chunk_size: int = 200) -> None:
-        self.api = api
+    def __init__(self, store: Store, *, chunk_size: int = 200) -> None:
+        self.store = store
         self.chunk_size = chunk_size
         self.jobs: dict[str, IngestJob] = {}
         self._lock = threading.Lock()
         self._counter = 0
         # Tests may hold a job InProgress this long before it runs.
         self.processing_delay_s = 0.0
+        self._runners: list[threading.Thread] = []
 
-    def register(self, version: str) -> None:
-        from emulators.salesforce.api import Area
-
+    def register(self, add: AddRoute, version: str) -> None:
+        """Add the ingest routes under `version` (the API's version path regex) with `add`."""
         base = rf"{version}/jobs/ingest"
         job = rf"{base}/(?P<job>\w+)"
-        add = self.api.add_route
         add("POST", base, self.create, Area.DATA)
         add("GET", base, self.list_jobs, Area.DATA)
         add("GET", job, self.get, Area.DATA)
@@ -110,6 +110,11 @@ class BulkIngest:
         add("GET", rf"{job}/successfulResults", self.successful_results, Area.DATA)
         add("GET", rf"{job}/failedResults", self.failed_results, Area.DATA)
         add("GET", rf"{job}/unprocessedrecords", self.unprocessed, Area.DATA)
+
+    def busy(self) -> bool:
+        """Whether a job's thread is still running (and may yet write to the store)."""
+        with self._lock:
+            return any(runner.is_alive() for runner in self._runners)
 
     def open_jobs(self) -> list[IngestJob]:
         with self._lock:
@@ -125,11 +130,6 @@ class BulkIngest:
             raise not_found("Job not found")
         return job
 
-    def _response(self, status: int, body: Any = None) -> Response:
-        from emulators.salesforce.api import Response
-
-        return Response(status, body)
-
     def create(self, request: Request) -> Response:
         body = request.json()
         if not isinstance(body, dict):
@@ -137,7 +137,7 @@ class BulkIngest:
         operation = str(body.get("operation", ""))
         if operation not in OPERATIONS:
             raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
-        obj = self.api.store.object(str(body.get("object", "")))
+        obj = self.store.object(str(body.get("object", "")))
         external = body.get("externalIdFieldName")
         if operation == "upsert" and not external:
             raise ApiError(400, "INVALIDJOB", "InvalidJob : External ID was blank for upsert")
@@ -157,15 +157,15 @@ class BulkIngest:
                 created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
             )
             self.jobs[job.id] = job
-        return self._response(200, job.info())
+        return Response(200, job.info())
 
     def list_jobs(self, request: Request) -> Response:
         with self._lock:
             records = [j.info() for j in self.jobs.values()]
-        return self._response(200, {"done": True, "records": records, "nextRecordsUrl": None})
+        return Response(200, {"done": True, "records": records, "nextRecordsUrl": None})
 
     def get(self, request: Request) -> Response:
-        return self._response(200, self._job(request).info())
+        return Response(200, self._job(request).info())
 
     def upload(self, request: Request) -> Response:
         job = self._job(request)
@@ -173,7 +173,7 @@ class BulkIngest:
             if job.state != "Open":
                 raise ApiError(409, "INVALIDJOBSTATE", f"Job is not Open: {job.state}")
             job.uploads.append(request.body)
-        return self._response(201)
+        return Response(201)
 
     def change_state(self, request: Request) -> Response:
         job = self._job(request)
@@ -183,13 +183,16 @@ class BulkIngest:
                 if job.state in ("JobComplete", "Failed"):
                     raise ApiError(409, "INVALIDJOBSTATE", f"Job is {job.state}")
                 job.state = "Aborted"
-                return self._response(200, job.info())
+                return Response(200, job.info())
             if wanted != "UploadComplete" or job.state != "Open":
                 raise ApiError(409, "INVALIDJOBSTATE", f"Cannot change {job.state} to {wanted}")
             job.state = "UploadComplete"
             info = job.info()
-        threading.Thread(target=self._run, args=(job,), daemon=True).start()
-        return self._response(200, info)
+        runner = threading.Thread(target=self._run, args=(job,), daemon=True)
+        with self._lock:
+            self._runners = [r for r in self._runners if r.is_alive()] + [runner]
+        runner.start()
+        return Response(200, info)
 
     def delete(self, request: Request) -> Response:
         job = self._job(request)
@@ -197,11 +200,9 @@ class BulkIngest:
             if job.state in ("UploadComplete", "InProgress"):
                 raise ApiError(409, "INVALIDJOBSTATE", "Job is still running")
             self.jobs.pop(job.id, None)
-        return self._response(204)
+        return Response(204)
 
     def _csv(self, header: list[str], rows: list[list[str]]) -> Response:
-        from emulators.salesforce.api import Response
-
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(header)
@@ -260,7 +261,7 @@ class BulkIngest:
             if job.state == "Aborted":
                 return
             chunk = job.rows[start : start + self.chunk_size]
-            results = self.api.store.write(
+            results = self.store.write(
                 [self._op(job, row) for row in chunk], actor_id=job.created_by
             )
             with self._lock:
@@ -268,10 +269,14 @@ class BulkIngest:
                     if result.success:
                         job.successful.append((result.id or "", bool(result.created), row))
                     else:
-                        error = result.errors[0]
-                        fields = ",".join(error.fields)
+                        record_error = result.errors[0]
+                        fields = ",".join(record_error.fields)
                         job.failed.append(
-                            ("", f"{error.status_code}:{error.message}:{fields} --", row)
+                            (
+                                "",
+                                f"{record_error.status_code}:{record_error.message}:{fields} --",
+                                row,
+                            )
                         )
                     job.processed += 1
         with self._lock:

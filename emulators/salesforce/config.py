@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, INTEGRATION_USERNAME
+from emulators.salesforce.credentials import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    INTEGRATION_USERNAME,
+)
 
 DEFAULT_API_VERSION = "62.0"
 

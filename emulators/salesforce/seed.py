@@ -1,6 +1,7 @@
 """The org a fresh emulator starts with: demo credentials, licenses, profiles, users and Accounts.
 
-Demo credentials (the connected app and the integration user every token runs as):
+Demo credentials (credentials.py: the connected app and the integration user every token
+runs as):
 
     client_id      cardsync-demo
     client_secret  cardsync-demo-secret
@@ -41,15 +42,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from emulators.salesforce.auth import set_password
+from emulators.salesforce.credentials import (
+    INTEGRATION_PASSWORD,
+    INTEGRATION_SECURITY_TOKEN,
+    INTEGRATION_USERNAME,
+)
 from emulators.salesforce.schema import LICENSE_NAMES
 from emulators.salesforce.store import Store, WriteOp
 from emulators.salesforce.values import now_timestamp
-
-DEMO_CLIENT_ID = "cardsync-demo"
-DEMO_CLIENT_SECRET = "cardsync-demo-secret"
-INTEGRATION_USERNAME = "integration@cardsync.example"
-INTEGRATION_PASSWORD = "cardsync-demo"
-INTEGRATION_SECURITY_TOKEN = "cardsyncDemoToken"
 
 # The profile a user gets for its license when the seed names none.
 STANDARD_PROFILES = {
@@ -231,9 +232,6 @@ class _Profiles:
 
 def _load_users(store: Store, profiles: _Profiles, users: list[dict[str, Any]]) -> str:
     """Create the users; returns the integration user's id."""
-    # auth imports config, which imports this module's constants: import it when needed.
-    from emulators.salesforce.auth import set_password
-
     profiles.get(*_ADMIN_PROFILE)
     records = []
     for user in users:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulators.salesforce.api import Request, RestApi
+from emulators.salesforce.api import RestApi
 from emulators.salesforce.config import EmulatorConfig
 from emulators.salesforce.faults import Faults, FaultSettings
+from emulators.salesforce.routing import Request
 from emulators.salesforce.schema import Schema
 from emulators.salesforce.seed import seed_org
 from emulators.salesforce.store import Store

@@ -12,7 +12,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from emulators.salesforce.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from emulators.salesforce.server import RunningEmulator, start_emulator
 
 API_VERSION = "62.0"

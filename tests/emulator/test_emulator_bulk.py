@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 
 import pytest
 
 from tests.emulator.conftest import Client, connect
+from tests.waiting import wait_until
 
 
 def create_job(client: Client, **overrides: str) -> dict:
@@ -32,12 +32,11 @@ def upload(client: Client, job_id: str, text: str) -> int:
 
 
 def wait_done(client: Client, job_id: str) -> dict:
-    for _ in range(100):
+    def finished() -> dict | None:
         info = client.get(f"jobs/ingest/{job_id}").json()
-        if info["state"] in ("JobComplete", "Failed", "Aborted"):
-            return info
-        time.sleep(0.02)
-    raise AssertionError(info)
+        return info if info["state"] in ("JobComplete", "Failed", "Aborted") else None
+
+    return wait_until(finished, timeout_s=10, what=f"bulk job {job_id} to finish")
 
 
 def rows(client: Client, job_id: str, kind: str) -> list[dict[str, str]]:
@@ -90,7 +89,8 @@ def test_an_aborted_job_leaves_its_rows_unprocessed(client, emulator):
         assert aborted.json()["state"] == "Aborted"
     finally:
         emulator.api.bulk.processing_delay_s = 0.0
-    time.sleep(0.4)
+    # The job's thread wakes after the delay, sees the abort and stops without writing.
+    wait_until(lambda: not emulator.api.bulk.busy(), timeout_s=10, what="the job's thread")
     assert [r["Sansan_Person_Id__c"] for r in rows(client, job["id"], "unprocessedrecords")] == [
         "ab-1"
     ]

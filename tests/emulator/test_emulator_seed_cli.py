@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from emulators.cli import emulator_app, run_salesforce
-from emulators.salesforce.seed import INTEGRATION_USERNAME, default_seed
+from emulators.salesforce.credentials import INTEGRATION_USERNAME
+from emulators.salesforce.seed import default_seed
 from emulators.salesforce.server import RunningEmulator
 
 from .conftest import connect, request_token

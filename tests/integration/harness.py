@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from simple_salesforce import Salesforce
 
 from config.settings import SalesforceSettings, load_settings
 from demo.run import start_workers, stop_workers, wait_for_drain
-from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from emulators.salesforce.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from workers.ops.status import Status
 from workers.runtime import Runtime
 from workers.salesforce.gateway import build_session
@@ -35,6 +36,15 @@ def pipeline_env(redis_url: str, emulator: Any, **extra: str) -> dict[str, str]:
 def runtime_for(env: dict[str, str]) -> Runtime:
     os.environ.update(env)
     return Runtime(load_settings())
+
+
+@contextlib.contextmanager
+def pipeline_runtime(env: dict[str, str]) -> Iterator[Runtime]:
+    """A runtime on `env`, with `env` set in this process until the block ends."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield runtime_for(env)
 
 
 @contextlib.contextmanager

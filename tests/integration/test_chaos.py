@@ -9,13 +9,13 @@ import signal
 import time
 from collections import Counter
 
-import pytest
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from demo.run import start_workers, stop_workers
 from demo.synthetic import REJECT_LABEL, generate_labeled_cards, write_csv
 from emulators.salesforce.server import start_emulator
 from tests.integration.harness import pipeline_env, runtime_for
+from tests.waiting import wait_until
 from workers.ops.reconcile import reconcile_import
 from workers.ops.status import read_status
 from workers.queues import QUEUES
@@ -93,10 +93,12 @@ def test_chaos_run_loses_no_card_and_duplicates_no_person(redis_server, tmp_path
     try:
         imported = import_file(rt, csv_path)
         emulator.faults.update(**FAULTS)
-        # 20,000 cards take 40-80 s alone; leave room for a loaded machine.
-        deadline = time.monotonic() + 300
         quiet = 0
-        while time.monotonic() < deadline:
+        status = None
+
+        def drained_after_two_kills() -> bool:
+            """One look at the run: kill a worker at 15% and 60% written; drained yet?"""
+            nonlocal kills, quiet, status
             share = written_share(rt, persons_expected)
             if kills < 2 and share >= (0.15, 0.6)[kills]:
                 # SIGKILL a whole worker (its process group): no chance to ack or give back.
@@ -114,11 +116,17 @@ def test_chaos_run_loses_no_card_and_duplicates_no_person(redis_server, tmp_path
             )
             quiet = quiet + 1 if status.drained and kills == 2 else 0
             if quiet >= 3:
-                break
+                return True
             recover_dead_workers(maintenance)
-            time.sleep(0.25)
-        else:
-            pytest.fail(f"did not drain: {status.to_dict()}")
+            return False
+
+        # 20,000 cards take 40-80 s alone; leave room for a loaded machine.
+        wait_until(
+            drained_after_two_kills,
+            timeout_s=300,
+            interval_s=0.25,
+            what=lambda: f"the run to drain after two kills: {status and status.to_dict()}",
+        )
     finally:
         for group in groups:
             stop_workers(group)

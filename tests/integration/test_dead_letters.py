@@ -14,11 +14,11 @@ import typer
 from dramatiq.brokers.redis import RedisBroker
 from typer.testing import CliRunner
 
-import workers.runtime
 from config.settings import get_settings
 from pipeline.models import Reject
 from workers.commands.main import app
 from workers.ops.reconcile import reconcile_import
+from workers.runtime import reset_runtime
 from workers.state.dead_letters import DeadLetterStore
 from workers.state.import_tracker import ImportTracker
 from workers.state.keys import Keys
@@ -164,12 +164,12 @@ def cli(monkeypatch, redis_server, redis_client) -> Iterator[typer.Typer]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("CARDSYNC_REDIS_URL", redis_server.url)
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield app
     get_settings.cache_clear()
-    workers.runtime._runtime = None
+    reset_runtime()
     # The commands configure logging on the runner's stderr, which is closed once they return.
     structlog.reset_defaults()
     root.handlers[:] = handlers

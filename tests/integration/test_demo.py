@@ -11,10 +11,12 @@ from pathlib import Path
 from demo.synthetic import generate_labeled_cards, write_csv
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, entry: tuple[str, ...] = ("-m", "workers.commands.main")
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSYNC_")}
     return subprocess.run(
-        [sys.executable, "-m", "workers.commands.main", *args],
+        [sys.executable, *entry, *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,
@@ -62,3 +64,16 @@ def test_demo_with_a_file_missing_a_required_header_says_which(tmp_path):
     result = run_cli("demo", "--input", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert "氏名[姓]" in result.stderr or "lastName" in result.stderr
+
+
+def test_demo_without_faker_says_what_to_install(tmp_path):
+    # The production image leaves out the `demo` dependency group; None in sys.modules hides faker.
+    hide_faker = (
+        "import sys; sys.modules['faker'] = None; sys.argv = ['cardsync', 'demo'];"
+        "from workers.commands.main import main; main()"
+    )
+    result = run_cli(cwd=tmp_path, entry=("-c", hide_faker))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: generating demo cards needs faker")
+    assert "uv sync --group demo" in result.stderr
+    assert "Traceback" not in result.stderr

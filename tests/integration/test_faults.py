@@ -14,11 +14,12 @@ from config.settings import load_settings
 from emulators.salesforce.server import RunningEmulator, start_emulator
 from pipeline.models import SyncRecord
 from tests.integration.harness import pipeline_env, salesforce_client
+from tests.waiting import wait_until
 from workers.ops.status import read_status, render_status
 from workers.queues import QUEUES
 from workers.runtime import Runtime
 from workers.salesforce.errors import SalesforceCallFailed
-from workers.salesforce.writer import WriterPolicy
+from workers.salesforce.writer import FlushReport, WriterPolicy
 from workers.state.dead_letters import DeadLetterStore
 from workers.state.writer_buffer import BufferedRecord
 
@@ -61,6 +62,24 @@ def put(rt: Runtime, *records: SyncRecord, version: int = 1) -> None:
     rt.buffer.put([BufferedRecord(r, version) for r in records])
 
 
+def impatient_runtime(rt: Runtime, *, timeout_s: float) -> Runtime:
+    """Another process's runtime on the same Redis, whose Salesforce calls time out sooner."""
+    salesforce = rt.settings.salesforce.model_copy(update={"timeout_s": timeout_s})
+    other = Runtime(rt.settings.model_copy(update={"salesforce": salesforce}))
+    other.writer.configure(FAST)
+    return other
+
+
+def first_flush_that_writes(rt: Runtime, *, what: str) -> FlushReport:
+    """Flush until a flush writes (a backoff or a pause ran out); that flush's report."""
+
+    def flush() -> FlushReport | None:
+        report = rt.writer.flush_due()
+        return report if report.written else None
+
+    return wait_until(flush, timeout_s=10, what=what)
+
+
 def last_names(emulator: RunningEmulator, prefix: str) -> dict[str, str]:
     rows = emulator.store.query_records("Contact")
     return {
@@ -89,8 +108,8 @@ def test_a_batch_that_keeps_failing_returns_to_the_buffer_and_a_newer_version_wi
     assert rt.buffer.depth("Contact").inflight == 0
     put(rt, contact("nv-1", "New"), version=2)  # arrived while Salesforce was failing
     emulator.faults.clear()
-    time.sleep(FAST.retry_max_s)  # a deferred batch waits the longest backoff
-    assert rt.writer.flush_due().written == 2
+    # A deferred batch waits the longest backoff; the newer version goes with it.
+    assert first_flush_that_writes(rt, what="the deferred batch").written == 2
     assert last_names(emulator, "nv-") == {"nv-1": "New", "nv-2": "Same"}
 
 
@@ -100,14 +119,14 @@ def test_dropped_connections_and_timeouts_are_retried_and_create_no_duplicate(rt
     put(rt, *(contact(f"dr-{i}", "Dropped") for i in range(3)))
     assert rt.writer.flush_due().written == 3
     emulator.faults.update(drop_rate=0.0, slow_rate=1.0, slow_ms=400)
-    rt.gateway._session._timeout_s = 0.1  # the client gives up before the slow answer
+    impatient = impatient_runtime(rt, timeout_s=0.1)  # gives up before the slow answer
     put(rt, contact("sl-1", "Slow"))
-    report = rt.writer.flush_due()
+    report = impatient.writer.flush_due()
     assert report.deferred
-    rt.gateway._session._timeout_s = 30
     emulator.faults.update(slow_rate=0.0)
-    time.sleep(0.5)  # the slow call finishes on the server and writes
-    assert rt.writer.flush_due().written == 1
+    # The slow call finishes on the server and writes; the retry then upserts the same record.
+    wait_until(lambda: last_names(emulator, "sl-"), timeout_s=10, what="the slow call's write")
+    assert first_flush_that_writes(rt, what="the retry").written == 1
     rows = [
         r for r in emulator.store.query_records("Contact") if r["LastName"] in ("Dropped", "Slow")
     ]
@@ -158,10 +177,7 @@ def test_request_limit_exceeded_pauses_every_writer_until_a_time_then_resumes(rt
     status = read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000)
     assert "REQUEST_LIMIT_EXCEEDED" in status.paused_reason
     assert "PAUSED" in render_status(status)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not last_names(emulator, "bu-"):
-        time.sleep(0.1)
-        rt.writer.flush_due()
+    first_flush_that_writes(rt, what="the pause to end")
     assert last_names(emulator, "bu-") == {"bu-1": "Budget"}
     assert read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=60_000).paused_until is None
 
@@ -203,10 +219,12 @@ def test_record_lock_contention_is_retried_then_dead_lettered(rt, emulator):
     assert (first.retried, first.failed) == (1, 0)
     assert rt.writer.flush_due().calls == 0  # the retry waits a little
     reports = [first]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and sum(r.failed for r in reports) == 0:
-        time.sleep(0.1)
+
+    def dead_lettered() -> bool:
         reports.append(rt.writer.flush_due())
+        return reports[-1].failed > 0
+
+    wait_until(dead_lettered, timeout_s=5, what="the record to run out of retries")
     assert (sum(r.retried for r in reports), sum(r.failed for r in reports)) == (2, 1)
     [letter] = DeadLetterStore(rt.redis, rt.keys).list(kinds=("record",))
     assert letter.reason == "UNABLE_TO_LOCK_ROW"
@@ -303,16 +321,26 @@ def test_a_large_backlog_is_written_through_bulk_api_jobs(rt, emulator):
     records = [contact(f"bk-{i}", f"Bulk{i}") for i in range(120)]
     records[7] = replace(records[7], payload={"LastName": "Bulk7", "Email": "not-an-email"})
     put(rt, *records)
-    polled: list[dict] = []
-    real = rt.writer._bulk_polled
+    # `status` shows the job while it runs: watch it from another thread, as an operator would.
+    seen: list[dict] = []
+    flushed = threading.Event()
 
-    def spy(sobject, job_id, state, count, renew):
-        polled.append(read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=1).bulk_jobs)
-        real(sobject, job_id, state, count, renew)
+    def watch_status() -> None:
+        while not flushed.wait(0.01):
+            jobs = read_status(rt.redis, rt.keys, QUEUES, heartbeat_timeout_ms=1).bulk_jobs
+            seen.extend(jobs.values())
 
-    rt.writer._bulk_polled = spy
+    watcher = threading.Thread(target=watch_status)
+    emulator.api.bulk.processing_delay_s = 0.3  # long enough for the watcher to look
     calls = emulator.api_calls()
-    report = rt.writer.flush_due()
+    watcher.start()
+    try:
+        report = rt.writer.flush_due()
+    finally:
+        flushed.set()
+        watcher.join()
+        emulator.api.bulk.processing_delay_s = 0.0
+    assert seen and {(job["sobject"], job["records"]) for job in seen} == {("Contact", 120)}
     assert (report.bulk_jobs, report.written, report.failed) == (1, 119, 1)
     assert emulator.api_calls() - calls < 12  # create, upload, close, polls, results, delete
     assert len(last_names(emulator, "bk-")) == 119
@@ -329,7 +357,7 @@ def test_a_dead_holders_call_slot_frees_itself_after_its_lease(redis_client):
     limiter = CallLimiter(redis_client, Keys(), limit=1, lease_s=0.2, wait_s=0.1)
     assert limiter.try_acquire() is not None  # its process is then killed: never released
     assert limiter.try_acquire() is None
-    time.sleep(0.25)
+    wait_until(lambda: limiter.in_flight() == 0, timeout_s=5, what="the dead holder's lease")
     with limiter.slot():
         assert limiter.in_flight() == 1
     assert limiter.in_flight() == 0

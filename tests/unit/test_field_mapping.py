@@ -1,4 +1,4 @@
-"""Specification of config.field_mapping: the TOML that says which value goes to which field."""
+"""Specification of the field mapping: the TOML that says which value goes to which field."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from config.field_mapping import (
+from config.field_mapping import load_field_mapping, parse_field_mapping
+from config.settings import DEFAULT_FIELD_MAPPING
+from pipeline.field_mapping import (
     DERIVED_VALUES,
     KNOWN_VALUES,
     RESERVED_FIELDS,
     FieldMapping,
     FieldMappingError,
-    load_field_mapping,
-    parse_field_mapping,
 )
-from config.settings import DEFAULT_FIELD_MAPPING
 from pipeline.models import PERSON_FIELDS
 
 MINIMAL = '[Contact]\nLastName = "last_name"\n\n[Account]\nName = "company_display"\n'

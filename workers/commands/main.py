@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from emulators.cli import emulator_app
+from demo.local_salesforce import emulator_app
 from workers.commands.boundary import CardsyncGroup
 from workers.commands.dead_letters import dead_letters_app
 from workers.commands.demo import demo

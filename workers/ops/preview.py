@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from config.settings import AuthFlow, Settings, load_settings
+from config.settings import Settings, load_settings
 from demo.local_redis import start_local_redis
+from demo.local_salesforce import emulator_settings, start_local_salesforce
 from pipeline.errors import BadInputError
 from pipeline.models import Card, Person, Reject
 from workers.salesforce.contact_index import ExistingMatch, soql_quote
@@ -75,22 +74,13 @@ def _preview_settings(work_dir: Path, salesforce_seed: Path | None) -> Iterator[
     try:
         salesforce = base.salesforce
         if salesforce_seed is not None or not salesforce.configured:
-            from emulators.salesforce.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-            from emulators.salesforce.server import start_emulator
-
             try:
-                emulator = start_emulator(seed=salesforce_seed, data_dir=work_dir / "emulator")
+                emulator = start_local_salesforce(
+                    seed=salesforce_seed, data_dir=work_dir / "emulator"
+                )
             except ValueError as error:  # a seed that is not JSON, or that names unknown objects
                 raise BadInputError(f"--salesforce-seed: {error}") from None
-            salesforce = salesforce.model_copy(
-                update={
-                    "login_url": emulator.url,
-                    "auth_flow": AuthFlow.CLIENT_CREDENTIALS,
-                    "client_id": DEMO_CLIENT_ID,
-                    "client_secret": SecretStr(DEMO_CLIENT_SECRET),
-                    "ca_bundle": emulator.ca_file,
-                }
-            )
+            salesforce = emulator_settings(emulator, salesforce)
         yield base.model_copy(update={"redis_url": server.url, "salesforce": salesforce})
     finally:
         if emulator is not None:

@@ -9,14 +9,13 @@ from typing import Any
 
 import redis
 
+from workers.queues import SENDER_PREFIX
 from workers.salesforce.breaker import read_breaker
 from workers.salesforce.writer import FLUSH_ORDER
 from workers.state.import_tracker import ImportCounts, ImportTracker
 from workers.state.keys import Keys
 
 DRAMATIQ_NAMESPACE = "dramatiq"
-# Brokers that only send (the importer) mark their heartbeats with this prefix.
-SENDER_PREFIX = "sender-"
 
 
 @dataclass(frozen=True, slots=True)

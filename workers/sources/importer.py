@@ -1,4 +1,4 @@
-"""Stream a card file into the card_ingest queue in chunks, and account for every row read."""
+"""Stream a card source into the card_ingest queue in chunks, and account for every row read."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import structlog
 
 from pipeline.models import Reject
 from workers.runtime import Runtime
+from workers.sources.base import CardSource
 from workers.sources.csv_file import CardFile
 from workers.state.import_tracker import new_import_id
 
@@ -29,15 +30,19 @@ class ImportStarted:
 def import_file(
     rt: Runtime, path: Path, *, chunk_size: int | None = None, source_name: str | None = None
 ) -> ImportStarted:
-    """Read the file once, sending raw rows to card_ingest; bad headers or encoding raise first."""
+    """Read a CSV file once into the pipeline; bad headers or encoding raise before anything."""
+    return import_cards(rt, CardFile(path, source_name=source_name), chunk_size=chunk_size)
+
+
+def import_cards(rt: Runtime, cards: CardSource, *, chunk_size: int | None = None) -> ImportStarted:
+    """Read `cards` once, sending raw rows to card_ingest and rejects to the import's record."""
     from workers.stages import card_ingest
 
-    card_file = CardFile(path, source_name=source_name)
     size = chunk_size or rt.settings.pipeline.chunk_size
     import_id = new_import_id()
-    rt.tracker.start(import_id, card_file.source)
+    rt.tracker.start(import_id, cards.source)
     initial = rt.owners.begin_import(import_id)
-    log.info("import_started", import_id=import_id, file=str(path), encoding=card_file.encoding)
+    log.info("import_started", import_id=import_id, source=cards.source, encoding=cards.encoding)
     rows = chunks = 0
     chunk: list[list[Any]] = []
     rejects: list[Reject] = []
@@ -47,12 +52,12 @@ def import_file(
         # Count rows read before sending, so `read` is never behind the stages downstream.
         rt.tracker.add_read(import_id, len(chunk))
         rt.broker.enqueue(
-            card_ingest.message(import_id=import_id, source=card_file.source, rows=list(chunk))
+            card_ingest.message(import_id=import_id, source=cards.source, rows=list(chunk))
         )
         chunk.clear()
         chunks += 1
 
-    for item in card_file.rows():
+    for item in cards.rows():
         rows += 1
         if isinstance(item, Reject):
             rejects.append(item)
@@ -65,7 +70,7 @@ def import_file(
         send()
     rt.tracker.add_rejects(import_id, rejects)
     rt.tracker.finish_reading(
-        import_id, encoding=card_file.encoding, unknown_headers=list(card_file.unknown_headers)
+        import_id, encoding=cards.encoding, unknown_headers=list(cards.unknown_headers)
     )
     log.info("import_read", import_id=import_id, rows=rows, chunks=chunks)
-    return ImportStarted(import_id, card_file.source, rows, chunks, card_file.encoding, initial)
+    return ImportStarted(import_id, cards.source, rows, chunks, cards.encoding, initial)

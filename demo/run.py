@@ -35,7 +35,7 @@ GENERATOR_MISSING = (
 )
 
 
-class GeneratorMissing(RuntimeError):
+class GeneratorMissing(BadInputError, RuntimeError):
     """`cardsync demo` without --input, where faker (the card generator's library) is absent."""
 
 
